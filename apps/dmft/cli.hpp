@@ -1,0 +1,30 @@
+#pragma once
+// The dmft command-line application: subcommands and error reporting.
+#include <CLI/CLI.hpp>
+#include <string>
+#include <vector>
+
+#include "dmft/parameters.hpp"
+
+namespace dmft::cli {
+
+/// Exit code for bad input: option, value and rule printed on one line.
+inline constexpr int kBadInput = 2;
+
+struct SolveCommand {
+  SolveParameters params;
+  bool dry_run = false;
+};
+
+void add_solve(CLI::App& app, SolveCommand& cmd);
+int run_solve(const SolveCommand& cmd, const std::string& command_line);
+
+void add_info(CLI::App& app);
+int run_info();
+
+/// Prints "dmft: error: <message>" for each message and returns kBadInput.
+int report_errors(const std::vector<std::string>& messages);
+/// Turns a CLI11 parse error into our one-line form.
+std::string describe_parse_error(const CLI::ParseError& e);
+
+}  // namespace dmft::cli

@@ -1,0 +1,40 @@
+// dmft: the DMFT solver for wide neural networks that learn features.
+#include <iostream>
+
+#include "cli.hpp"
+#include "dmft/errors.hpp"
+
+int main(int argc, char** argv) {
+  std::string command_line;
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a.find_first_of(" \t\"'") != std::string::npos) a = "'" + a + "'";
+    command_line += (i ? " " : "") + a;
+  }
+
+  CLI::App app{"dmft — dynamical mean-field theory of wide neural networks that learn features"};
+  app.require_subcommand(1);
+  dmft::cli::SolveCommand solve;
+  dmft::cli::add_solve(app, solve);
+  dmft::cli::add_info(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return dmft::cli::report_errors({dmft::cli::describe_parse_error(e)});
+  }
+  try {
+    if (app.got_subcommand("info")) return dmft::cli::run_info();
+    return dmft::cli::run_solve(solve, command_line);
+  } catch (const dmft::InputError& e) {
+    return dmft::cli::report_errors({e.what()});
+  } catch (const std::exception& e) {
+    std::cerr << "dmft: failed: " << e.what() << "\n";
+    return 1;
+  }
+}

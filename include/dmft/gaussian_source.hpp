@@ -1,0 +1,36 @@
+#pragma once
+// Gaussian sources x ~ N(0, Σ) drawn through a *continuous* square root of Σ (theory README,
+// "Gaussian sources"): the symmetric root V diag(√λ₊) Vᵀ, or a jittered Cholesky factor. Never
+// the raw V diag(√λ), whose jumps at near-degenerate eigenvalues break the outer iteration.
+#include "dmft/types.hpp"
+
+namespace dmft {
+
+/// What factoring a covariance met: its smallest eigenvalue (NaN when not computed), the
+/// negative spectral mass clipped to zero (relative to the trace), and the jitter added.
+struct FactorReport {
+  double min_eigenvalue = 0.0;
+  double clipped_mass = 0.0;
+  double jitter = 0.0;
+};
+
+class GaussianSource {
+ public:
+  /// Σ^{1/2} = V diag(√max(λ,0)) Vᵀ; reports λ_min and the clipped mass Σ|λ₋| / tr Σ.
+  static GaussianSource symmetric_root(const Matrix& covariance);
+  /// Lower Cholesky factor of Σ + εI with the smallest ε ∈ {0, 1e-14, 1e-13, …}·mean(diag Σ)
+  /// that succeeds; reports ε (λ_min is not computed: NaN).
+  static GaussianSource jittered_cholesky(const Matrix& covariance);
+
+  /// x = R ζ for ζ ~ N(0, I): each column of `normals` is one sample.
+  Matrix draw(const Matrix& normals) const { return factor_ * normals; }
+  const Matrix& factor() const { return factor_; }
+  const FactorReport& report() const { return report_; }
+  Index dimension() const { return factor_.rows(); }
+
+ private:
+  Matrix factor_;
+  FactorReport report_;
+};
+
+}  // namespace dmft

@@ -1,0 +1,133 @@
+#pragma once
+// The model plugin interface. A model supplies the single-site equations of its architecture;
+// the core supplies everything else (sampling utilities, kernel estimation, the outer loop,
+// the error updates, output).
+//
+// CONTRACT — what a model must guarantee (tests/test_model_conformance.cpp checks it for every
+// registered model):
+//  * Layers. `hidden_layers` L ≥ 1 hidden layers, numbered l = 1..L; `layers` in every result
+//    holds layer l at index l−1.
+//  * Shapes and layout. Every two-time array is (T·P)×(T·P), row-major, index t·P + μ
+//    (dmft::flat_index). Φ^l and G^l are exactly symmetric and positive semidefinite (Gram
+//    estimates F Fᵀ/S are). Response functions, when a model has them, are strictly causal (A)
+//    or causal with equal-time blocks (B): entries with s > t are exactly zero.
+//  * Normalisation (theory README): loss L = (1/2P) Σ Δ², step η γ0² N on every weight, readout
+//    1/(γ0 N), centred output. `sample` returns the readout average f(t, μ) = γ0⁻¹⟨…⟩ with the
+//    centring f(0) = 0 applied per sample, so that Δ(t) = y − f(t) is the `exact` error update.
+//  * Fields sampled and boundary conditions. The model draws its Gaussian sources from the
+//    kernels it declares (layer 1 from σ²Kx, the readout side from σ²·11ᵀ, deeper layers from
+//    Φ^{l−1}, G^{l+1}), through a continuous square root (dmft::GaussianSource), and reports
+//    the smallest eigenvalue and clipped mass it met.
+//  * Randomness. All random numbers come from dmft::RandomStream named by (seed, purpose,
+//    layer, sample index) and are the same in every call (common random numbers across outer
+//    iterations). Nothing may depend on the thread count: results are bit-for-bit identical for
+//    any number of threads.
+//  * Causality. `sample` with Δ given solves each sample's equations by forward substitution in
+//    time; changing Δ(s) for s ≥ t never changes any quantity at time t.
+//  * NTK. `ntk(state, t)` assembles the P×P effective NTK at step t from equal-time blocks only;
+//    the core's `ntk` error update is Δ(t+1) = Δ(t) − (η/P) K(t) Δ(t).
+//  * Lazy limit. `static_kernels` returns the t = 0 kernels Φ^l_st, G^l_st (P×P) in closed form
+//    or by quadrature; at γ0 → 0 the solution must equal them at every (t, s).
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dmft/activation.hpp"
+#include "dmft/data.hpp"
+#include "dmft/gaussian_source.hpp"
+#include "dmft/parameters.hpp"
+#include "dmft/types.hpp"
+
+namespace dmft {
+
+enum class ErrorUpdate { exact, ntk };
+
+/// Everything fixed during one solve.
+struct Problem {
+  const Dataset* data = nullptr;
+  Activation activation{ActivationKind::relu};
+  int depth = 1;
+  double sigma = 1.0;
+  Index T = 1;
+  double eta = 0.1;
+  double gamma0 = 1.0;
+  ErrorUpdate error_update = ErrorUpdate::exact;
+  Index samples = 64;
+  std::uint64_t seed = 1;
+
+  Index P() const { return data->P(); }
+  Index n() const { return T * data->P(); }
+  /// Coupling coefficient c = η γ0 / P (theory mlp.md §2.3).
+  double coupling() const { return eta * gamma0 / double(P()); }
+};
+
+/// The order parameters of one layer.
+struct LayerKernels {
+  TwoTime Phi, G;        // (T·P)×(T·P)
+  TwoTime Phi_se, G_se;  // Monte Carlo standard errors (zero for deterministic solutions)
+};
+
+/// The state of the outer loop: the kernels of every layer and the residuals.
+struct OrderParameters {
+  std::vector<LayerKernels> layers;  // layer l at index l−1
+  RowMatrix Delta;                   // T×P residuals Δ(t, μ) = y_μ − f_μ(t)
+};
+
+/// One evaluation of the single-site map.
+struct SiteAverages {
+  std::vector<LayerKernels> layers;
+  RowMatrix output;     // T×P readout average f(t, μ) (centred)
+  RowMatrix output_se;  // its Monte Carlo standard error
+  FactorReport sources; // worst smallest eigenvalue / clipped mass of the source covariances
+  double relative_noise = 0.0;  // max over kernels of ‖se‖/‖K‖: the noise floor ν
+  double flops = 0.0;           // work done, for benchmarks
+};
+
+/// Static (t = 0) kernels of one layer, P×P.
+struct StaticLayer {
+  Matrix Phi, G;
+};
+
+/// Memory and work of one outer iteration, for --dry-run.
+struct CostEstimate {
+  double peak_bytes = 0;
+  double flops_per_iteration = 0;
+  std::string dominant_step;
+  double dominant_flops = 0;
+};
+
+class Model {
+ public:
+  virtual ~Model() = default;
+  virtual std::string name() const = 0;
+  virtual std::string description() const = 0;
+
+  /// Model-specific rules (e.g. depth); generic ranges are checked by dmft::validate.
+  virtual std::vector<Violation> validate(const SolveParameters& p) const = 0;
+  virtual int hidden_layers(const Problem& problem) const = 0;
+
+  /// t = 0 kernels per layer (closed form or quadrature).
+  virtual std::vector<StaticLayer> static_kernels(const Problem& problem) const = 0;
+
+  /// One evaluation of the self-consistency map: sample every layer with the current order
+  /// parameters and residuals Δ (T×P) held fixed; return new kernel estimates and f(t, μ).
+  virtual SiteAverages sample(const Problem& problem, const OrderParameters& current,
+                              const RowMatrix& delta) const = 0;
+
+  /// P×P effective NTK K(t) from the equal-time blocks of `state`.
+  virtual Matrix ntk(const Problem& problem, const OrderParameters& state, Index t) const = 0;
+
+  /// Optional second strategy: one causal sweep in time with fixed samples (theory mlp.md
+  /// §7.5). Returns the converged state directly.
+  virtual bool can_march() const { return false; }
+  virtual SiteAverages march(const Problem& problem, RowMatrix& delta) const;
+
+  /// Memory and flops of one outer iteration.
+  virtual CostEstimate cost(const Problem& problem) const = 0;
+};
+
+/// NTK of a multilayer perceptron: K(t) = G¹_tt∘Kx + Σ_{l=1}^{L−1} G^{l+1}_tt∘Φ^l_tt + Φ^L_tt
+/// (theory mlp.md §3.5). Shared by every MLP-type model.
+Matrix mlp_ntk(const Matrix& Kx, const std::vector<LayerKernels>& layers, Index t);
+
+}  // namespace dmft

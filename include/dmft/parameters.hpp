@@ -1,0 +1,90 @@
+#pragma once
+// The parameters of a solve, described once. `for_each_parameter` is the single list of fields:
+// the CLI options, the config file keys, the /parameters group of the output and the validation
+// messages are all generated from it (STYLE habit 1).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace dmft {
+
+struct SolveParameters {
+  // Model
+  std::string model = "two_layer";
+  std::string activation = "relu";
+  double beta = 1.0;     // sharpness of tanh(βh)/β and softplus log(1+e^{βh})/β
+  int depth = 1;         // hidden layers L
+  double sigma = 1.0;    // std of every initial weight entry
+  // Data
+  std::string data;              // HDF5 file with X (P×D) and y (P); empty: generated
+  std::string dataset = "synthetic";  // synthetic | ds1 (when no --data)
+  std::string target = "teacher";     // synthetic targets: teacher | linear | halves
+  long long P = 10;
+  long long D = 20;
+  // Dynamics
+  long long T = 50;
+  double eta = 0.5;
+  double gamma0 = 1.0;
+  std::string error_update = "exact";  // exact | ntk
+  // Monte Carlo and the outer loop
+  long long mc_samples = 4000;
+  unsigned long long seed = 1;
+  std::string strategy = "iterate";  // iterate | march
+  double tol = 1e-6;
+  double noise_fraction = 0.1;
+  long long max_iter = 500;
+  double damping = 1.0;
+  // Run settings (not written to /parameters: they do not change the result)
+  std::string output = "dmft.h5";
+  int threads = 0;
+  double max_memory_gb = 0.0;  // 0: the machine's available memory
+  bool quiet = false;
+};
+
+/// How a field is used: `recorded` fields go into /parameters (and fix the result).
+struct ParameterInfo {
+  const char* name;         // option name without dashes, also the config key
+  const char* description;  // one line, with units and allowed values
+  bool recorded;
+};
+
+/// Calls v(info, field&) for every field, in a fixed order.
+template <class P, class V>
+void for_each_parameter(P& p, V&& v) {
+  v(ParameterInfo{"model", "model plugin name (dmft info lists them)", true}, p.model);
+  v(ParameterInfo{"activation", "relu | tanh | erf | linear | softplus", true}, p.activation);
+  v(ParameterInfo{"beta", "sharpness β of tanh(βh)/β and softplus log(1+e^{βh})/β (> 0)", true}, p.beta);
+  v(ParameterInfo{"depth", "number of hidden layers L (>= 1; two_layer: 1)", true}, p.depth);
+  v(ParameterInfo{"sigma", "std σ of every initial weight entry (> 0)", true}, p.sigma);
+  v(ParameterInfo{"data", "HDF5 file with datasets X (P×D) and y (P); empty: generate", true}, p.data);
+  v(ParameterInfo{"dataset", "generated data set when no --data: synthetic | ds1", true}, p.dataset);
+  v(ParameterInfo{"target", "synthetic targets: teacher (sign of a random linear teacher) | linear | halves", true}, p.target);
+  v(ParameterInfo{"P", "number of training examples of the synthetic data set (>= 1)", true}, p.P);
+  v(ParameterInfo{"D", "input dimension of the synthetic data set (>= 1)", true}, p.D);
+  v(ParameterInfo{"T", "number of recorded gradient-descent steps t = 0..T-1 (>= 1)", true}, p.T);
+  v(ParameterInfo{"eta", "base learning rate η; the network's step is η γ0² N (> 0)", true}, p.eta);
+  v(ParameterInfo{"gamma0", "feature-learning strength γ0 (> 0; → 0 is the lazy/NTK limit)", true}, p.gamma0);
+  v(ParameterInfo{"error-update", "exact (Δ = y − f from the readout average) | ntk (Euler recursion)", true}, p.error_update);
+  v(ParameterInfo{"mc-samples", "Monte Carlo samples S of the single-site process (>= 64)", true}, p.mc_samples);
+  v(ParameterInfo{"seed", "master seed of every random stream (data and samples)", true}, p.seed);
+  v(ParameterInfo{"strategy", "iterate (damped outer loop) | march (one causal sweep in time)", true}, p.strategy);
+  v(ParameterInfo{"tol", "stop when the relative change per iteration is below max(tol, noise-fraction·ν)", true}, p.tol);
+  v(ParameterInfo{"noise-fraction", "fraction of the Monte Carlo noise floor ν below which iterating stops (>= 0)", true}, p.noise_fraction);
+  v(ParameterInfo{"max-iter", "outer iteration cap (>= 1)", true}, p.max_iter);
+  v(ParameterInfo{"damping", "weight α of the new iterate, X ← (1−α)X + αX_new, in (0, 1]", true}, p.damping);
+  v(ParameterInfo{"output", "HDF5 file to write", false}, p.output);
+  v(ParameterInfo{"threads", "worker threads (0: all cores); results do not depend on it", false}, p.threads);
+  v(ParameterInfo{"max-memory-gb", "refuse runs whose estimated peak memory exceeds this (0: available memory)", false}, p.max_memory_gb);
+  v(ParameterInfo{"quiet", "no progress lines", false}, p.quiet);
+}
+
+/// One broken rule: the option, its value and the rule.
+struct Violation {
+  std::string option, value, rule;
+  std::string message() const { return "--" + option + " = " + value + ": " + rule; }
+};
+
+/// Checks the generic rules (ranges, choices). Model-specific rules are the model's.
+std::vector<Violation> validate(const SolveParameters& p);
+
+}  // namespace dmft

@@ -1,0 +1,43 @@
+#include "dmft/gaussian_source.hpp"
+
+#include <Eigen/Cholesky>
+#include <Eigen/Eigenvalues>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+namespace dmft {
+
+GaussianSource GaussianSource::symmetric_root(const Matrix& covariance) {
+  const Matrix sym = 0.5 * (covariance + covariance.transpose());
+  Eigen::SelfAdjointEigenSolver<Matrix> es(sym);
+  if (es.info() != Eigen::Success) throw std::runtime_error("eigendecomposition of a source covariance failed");
+  const Vector& lambda = es.eigenvalues();
+  GaussianSource s;
+  s.report_.min_eigenvalue = lambda.minCoeff();
+  const double trace = std::max(lambda.cwiseMax(0.0).sum(), std::numeric_limits<double>::min());
+  s.report_.clipped_mass = (-lambda.cwiseMin(0.0)).sum() / trace;
+  const Vector root = lambda.cwiseMax(0.0).cwiseSqrt();
+  s.factor_ = es.eigenvectors() * root.asDiagonal() * es.eigenvectors().transpose();
+  return s;
+}
+
+GaussianSource GaussianSource::jittered_cholesky(const Matrix& covariance) {
+  const Index m = covariance.rows();
+  const double scale = m ? covariance.diagonal().mean() : 1.0;
+  GaussianSource s;
+  s.report_.min_eigenvalue = std::numeric_limits<double>::quiet_NaN();
+  for (double eps : {0.0, 1e-14, 1e-13, 1e-12, 1e-11, 1e-10, 1e-9, 1e-8, 1e-7, 1e-6}) {
+    Matrix shifted = covariance;
+    shifted.diagonal().array() += eps * scale;
+    Eigen::LLT<Matrix> llt(shifted);
+    if (llt.info() == Eigen::Success) {
+      s.factor_ = llt.matrixL();
+      s.report_.jitter = eps * scale;
+      return s;
+    }
+  }
+  throw std::runtime_error("covariance is not positive semidefinite even with a jitter of 1e-6·mean(diag)");
+}
+
+}  // namespace dmft

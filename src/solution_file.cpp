@@ -1,0 +1,134 @@
+#include "dmft/solution_file.hpp"
+
+#include <cstdio>
+#include <filesystem>
+#include <stdexcept>
+#include <type_traits>
+
+#include "dmft/h5_util.hpp"
+#include "dmft/provenance.hpp"
+
+namespace dmft {
+namespace {
+
+void write_parameters(H5::Group& g, const SolveParameters& params) {
+  SolveParameters copy = params;
+  for_each_parameter(copy, [&](const ParameterInfo& info, auto& value) {
+    if (!info.recorded) return;
+    using T = std::decay_t<decltype(value)>;
+    if constexpr (std::is_same_v<T, std::string>) h5::write_attr(g, info.name, value);
+    else if constexpr (std::is_same_v<T, bool>) h5::write_attr(g, info.name, value);
+    else if constexpr (std::is_same_v<T, double>) h5::write_attr(g, info.name, value);
+    else if constexpr (std::is_same_v<T, unsigned long long>) h5::write_attr(g, info.name, value);
+    else h5::write_attr(g, info.name, static_cast<long long>(value));
+  });
+}
+
+void write_two_time(H5::Group& g, const std::string& name, const TwoTime& k, Index T, Index P,
+                    const std::string& description) {
+  h5::write_array(g, name, k.data(), {hsize_t(T), hsize_t(P), hsize_t(T), hsize_t(P)}, "t,mu,s,nu", description);
+}
+
+void write_file(const std::string& tmp, const SolveParameters& params, const std::string& command_line,
+                const Problem& pr, const Solution& sol) {
+  const Index T = pr.T, P = pr.P();
+  H5::H5File f(tmp, H5F_ACC_TRUNC);
+  H5::Group root = f.openGroup("/");
+  h5::write_attr(root, "format", kFormatName);
+  h5::write_attr(root, "format_version", kFormatVersion);
+  h5::write_attr(root, "dmft_version", build::version);
+  h5::write_attr(root, "git_hash", build::git_hash);
+  h5::write_attr(root, "git_dirty", build::git_dirty);
+  h5::write_attr(root, "command_line", command_line);
+  h5::write_attr(root, "seed", static_cast<unsigned long long>(pr.seed));
+  h5::write_attr(root, "model", params.model);
+  h5::write_attr(root, "layout", "two-time arrays are row-major (T,P,T,P): element [t,mu,s,nu] = K(t,mu; s,nu)");
+
+  H5::Group gp = h5::create_group(root, "parameters");
+  write_parameters(gp, params);
+
+  H5::Group gd = h5::create_group(root, "data");
+  h5::write_attr(gd, "source", pr.data->source);
+  h5::write_array(gd, "X", pr.data->X.data(), {hsize_t(P), hsize_t(pr.data->D())}, "mu,d", "inputs, one row per example");
+  h5::write_array(gd, "y", pr.data->y.data(), {hsize_t(P)}, "mu", "targets");
+  const RowMatrix Kx = pr.data->Kx;
+  h5::write_array(gd, "Kx", Kx.data(), {hsize_t(P), hsize_t(P)}, "mu,nu", "input Gram matrix X Xᵀ / D");
+
+  H5::Group gs = h5::create_group(root, "solution");
+  h5::write_attr(gs, "error_update", pr.error_update == ErrorUpdate::exact ? "exact" : "ntk");
+  h5::write_attr(gs, "mc_samples", static_cast<long long>(pr.samples));
+  std::vector<double> loss(sol.loss.data(), sol.loss.data() + sol.loss.size());
+  h5::write_array(gs, "loss", loss, "t", "mean squared residual");
+  H5::DataSet loss_ds = gs.openDataSet("loss");
+  h5::write_attr(loss_ds, "normalisation",
+                 "loss(t) = (1/P) sum_mu Delta(t,mu)^2, the mean squared residual (twice the training "
+                 "objective (1/2P) sum_mu Delta^2); loss(0) = mean(y^2)");
+  h5::write_array(gs, "Delta", sol.state.Delta.data(), {hsize_t(T), hsize_t(P)}, "t,mu",
+                  "residuals Delta(t,mu) = y_mu - f_mu(t), f centred so that f(0) = 0");
+  if (pr.error_update == ErrorUpdate::exact && sol.output_se.size() == T * P)
+    h5::write_array(gs, "Delta_se", sol.output_se.data(), {hsize_t(T), hsize_t(P)}, "t,mu",
+                    "Monte Carlo standard error of the readout average f(t,mu) given the history");
+  std::vector<double> ntk;
+  for (const Matrix& K : sol.ntk) {
+    const RowMatrix Kr = K;
+    ntk.insert(ntk.end(), Kr.data(), Kr.data() + Kr.size());
+  }
+  h5::write_array(gs, "ntk", ntk.data(), {hsize_t(T), hsize_t(P), hsize_t(P)}, "t,mu,nu",
+                  "effective NTK K(t) from equal-time blocks (theory mlp.md 3.5)");
+  for (std::size_t l = 0; l < sol.state.layers.size(); ++l) {
+    H5::Group gl = h5::create_group(gs, "layers/" + std::to_string(l + 1));
+    const LayerKernels& k = sol.state.layers[l];
+    write_two_time(gl, "Phi", k.Phi, T, P, "feature kernel <phi(h(t,mu)) phi(h(s,nu))>");
+    write_two_time(gl, "Phi_se", k.Phi_se, T, P, "Monte Carlo standard error of Phi (batch means, given Delta)");
+    write_two_time(gl, "G", k.G, T, P, "gradient kernel <g(t,mu) g(s,nu)>");
+    write_two_time(gl, "G_se", k.G_se, T, P, "Monte Carlo standard error of G (batch means, given Delta)");
+  }
+
+  H5::Group gc = h5::create_group(root, "convergence");
+  const Summary& s = sol.summary;
+  h5::write_attr(gc, "status", to_string(s.reason));
+  h5::write_attr(gc, "message", s.message);
+  h5::write_attr(gc, "iterations", static_cast<long long>(s.history.size()));
+  h5::write_attr(gc, "strategy", params.strategy);
+  h5::write_attr(gc, "min_source_eigenvalue", s.worst_source.min_eigenvalue);
+  h5::write_attr(gc, "clipped_mass", s.worst_source.clipped_mass);
+  h5::write_attr(gc, "max_stability_ratio", s.max_stability_ratio);
+  std::string warnings;
+  for (const auto& w : s.warnings) warnings += w + "\n";
+  h5::write_attr(gc, "warnings", warnings);
+  std::vector<double> rphi, rg, rd, noise, tol;
+  for (const auto& r : s.history) {
+    rphi.push_back(r.r_phi);
+    rg.push_back(r.r_g);
+    rd.push_back(r.r_delta);
+    noise.push_back(r.noise);
+    tol.push_back(r.tolerance);
+  }
+  h5::write_array(gc, "residual_Phi", rphi, "iteration", "max_l ||Phi_k - Phi_{k-1}||_F / ||Phi_{k-1}||_F");
+  h5::write_array(gc, "residual_G", rg, "iteration", "max_l ||G_k - G_{k-1}||_F / ||G_{k-1}||_F");
+  h5::write_array(gc, "residual_Delta", rd, "iteration", "max |Delta_k - Delta_{k-1}| / max |y|");
+  h5::write_array(gc, "noise_floor", noise, "iteration", "max over kernels of ||se||_F / ||K||_F");
+  h5::write_array(gc, "tolerance", tol, "iteration", "max(tol, noise_fraction * noise_floor)");
+
+  h5::write_attr(root, "complete", 1);  // last
+  f.close();
+}
+
+}  // namespace
+
+void write_solution(const std::string& path, const SolveParameters& params, const std::string& command_line,
+                    const Problem& problem, const Solution& solution) {
+  h5::silence_errors();
+  const std::string tmp = path + ".tmp";
+  try {
+    write_file(tmp, params, command_line, problem, solution);
+  } catch (const H5::Exception& e) {
+    std::remove(tmp.c_str());
+    throw std::runtime_error("cannot write " + path + ": " + e.getDetailMsg());
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) throw std::runtime_error("cannot rename " + tmp + " to " + path + ": " + ec.message());
+}
+
+}  // namespace dmft
