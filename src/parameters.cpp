@@ -48,6 +48,7 @@ std::vector<Violation> validate(const SolveParameters& p) {
     v.push_back({"noise-fraction", show(p.noise_fraction), "must be finite and >= 0"});
   at_least("max-iter", p.max_iter, 1);
   if (!(p.damping > 0 && p.damping <= 1)) v.push_back({"damping", show(p.damping), "must be in (0, 1]"});
+  at_least("continuation-window", p.continuation_window, 0);
   if (p.threads < 0) v.push_back({"threads", std::to_string(p.threads), "must be >= 0 (0: all cores)"});
   if (!(p.max_memory_gb >= 0) || !std::isfinite(p.max_memory_gb))
     v.push_back({"max-memory-gb", show(p.max_memory_gb), "must be finite and >= 0"});

@@ -255,7 +255,7 @@ Solution solve(const Model& model, const Problem& problem, const SolverOptions& 
   if (stage.T < problem.T) {  // stopped in an earlier window: keep the shapes of the full problem
     sum.message += "; times t >= " + std::to_string(stage.T) + " copy the last solved time";
     sol.state = extend_in_time(sol.state, stage.T, problem.T, problem.P());
-    RowMatrix se = sol.output_se;
+    const RowMatrix se = sol.output_se.size() ? sol.output_se : RowMatrix::Zero(stage.T, problem.P());
     sol.output_se.resize(problem.T, problem.P());
     for (Index t = 0; t < problem.T; ++t) sol.output_se.row(t) = se.row(std::min(t, stage.T - 1));
   }

@@ -14,7 +14,12 @@ inline constexpr int kBadInput = 2;
 struct SolveCommand {
   SolveParameters params;
   bool dry_run = false;
+  std::string config_file;  // expanded by expand_config before parsing
 };
+
+/// Replaces "--config FILE" (after the subcommand) by the file's options, placed before the
+/// command line's own so that those win. Throws InputError for unknown keys.
+std::vector<std::string> expand_config(const std::vector<std::string>& args);
 
 void add_solve(CLI::App& app, SolveCommand& cmd);
 int run_solve(const SolveCommand& cmd, const std::string& command_line);

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <algorithm>
+#include <fstream>
 #include <iostream>
 #include <sstream>
 #include <type_traits>
@@ -41,17 +43,85 @@ Dataset make_data(const SolveParameters& p) {
   return make_synthetic(p.P, p.D, p.seed, synthetic_target_from_name(p.target));
 }
 
+std::string trim(const std::string& x) {
+  const auto a = x.find_first_not_of(" \t\r"), b = x.find_last_not_of(" \t\r");
+  return a == std::string::npos ? "" : x.substr(a, b - a + 1);
+}
+
 }  // namespace
+
+std::vector<std::string> expand_config(const std::vector<std::string>& args) {
+  // Find "--config FILE" or "--config=FILE" after the subcommand.
+  std::string file;
+  std::vector<std::string> rest;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--config" && i + 1 < args.size()) {
+      file = args[++i];
+    } else if (args[i].rfind("--config=", 0) == 0) {
+      file = args[i].substr(9);
+    } else {
+      rest.push_back(args[i]);
+    }
+  }
+  if (file.empty()) return args;
+  std::ifstream in(file);
+  if (!in) throw InputError("--config", file, "cannot be read");
+  SolveParameters names;
+  std::vector<std::string> known;
+  for_each_parameter(names, [&](const ParameterInfo& info, auto&) { known.push_back(info.name); });
+
+  std::vector<std::string> from_file;
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    const auto hash = line.find('#');
+    if (hash != std::string::npos) line.erase(hash);
+    line = trim(line);
+    if (line.empty() || line == "[solve]") continue;
+    const auto eq = line.find('=');
+    const std::string where = file + " line " + std::to_string(number);
+    if (eq == std::string::npos) throw InputError("--config", where, "expected 'name = value', found '" + line + "'");
+    std::string key = trim(line.substr(0, eq)), value = trim(line.substr(eq + 1));
+    if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') && value.back() == value.front())
+      value = value.substr(1, value.size() - 2);
+    std::replace(key.begin(), key.end(), '_', '-');
+    if (std::find(known.begin(), known.end(), key) == known.end())
+      throw InputError("--config", where, "unknown key '" + key + "' (keys are the option names without dashes)");
+    if (key == "quiet") {
+      if (value == "true" || value == "1") from_file.push_back("--quiet");
+      continue;
+    }
+    from_file.push_back("--" + key);
+    from_file.push_back(value);
+  }
+  // Insert the file's options right after the subcommand, so that the command line wins.
+  std::vector<std::string> out;
+  bool inserted = false;
+  for (const auto& a : rest) {
+    out.push_back(a);
+    if (!inserted && a == "solve") {
+      out.insert(out.end(), from_file.begin(), from_file.end());
+      inserted = true;
+    }
+  }
+  return out;
+}
 
 void add_solve(CLI::App& app, SolveCommand& cmd) {
   CLI::App* s = app.add_subcommand("solve", "solve the DMFT of a model and write an HDF5 file");
-  s->set_config("--config", "", "read options from a file: one 'name = value' per line (names as below, no dashes)");
-  s->allow_config_extras(CLI::config_extras_mode::error);
+  // --config is expanded into options before parsing (expand_config); it is declared here for --help.
+  s->add_option("--config", cmd.config_file,
+                 "read options from a file: 'name = value' lines, names as below without dashes; "
+                 "options on the command line override the file");
   for_each_parameter(cmd.params, [&](const ParameterInfo& info, auto& value) {
     const std::string flag = std::string("--") + info.name;
     using T = std::decay_t<decltype(value)>;
     if constexpr (std::is_same_v<T, bool>) s->add_flag(flag, value, info.description);
-    else s->add_option(flag, value, info.description)->capture_default_str();
+    else
+      s->add_option(flag, value, info.description)
+          ->capture_default_str()
+          ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // command line after config
   });
   s->add_flag("--dry-run", cmd.dry_run, "validate, print the memory and cost estimate, and exit");
 }
@@ -119,6 +189,7 @@ int run_solve(const SolveCommand& cmd, const std::string& command_line) {
   opt.noise_fraction = p.noise_fraction;
   opt.max_iter = p.max_iter;
   opt.damping = p.damping;
+  opt.continuation_window = p.continuation_window;
   opt.stop = &g_stop;
 
   const bool tty = isatty(fileno(stderr));

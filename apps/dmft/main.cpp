@@ -1,4 +1,5 @@
 // dmft: the DMFT solver for wide neural networks that learn features.
+#include <algorithm>
 #include <iostream>
 
 #include "cli.hpp"
@@ -18,7 +19,14 @@ int main(int argc, char** argv) {
   dmft::cli::add_solve(app, solve);
   dmft::cli::add_info(app);
   try {
-    app.parse(argc, argv);
+    std::vector<std::string> args(argv + 1, argv + argc);
+    try {
+      args = dmft::cli::expand_config(args);
+    } catch (const dmft::InputError& e) {
+      return dmft::cli::report_errors({e.what()});
+    }
+    std::reverse(args.begin(), args.end());  // CLI11 takes the arguments in reverse order
+    app.parse(args);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {

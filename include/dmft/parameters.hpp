@@ -34,6 +34,7 @@ struct SolveParameters {
   double noise_fraction = 0.1;
   long long max_iter = 500;
   double damping = 1.0;
+  long long continuation_window = 16;  // first window of the time continuation; 0: off
   // Run settings (not written to /parameters: they do not change the result)
   std::string output = "dmft.h5";
   int threads = 0;
@@ -72,6 +73,7 @@ void for_each_parameter(P& p, V&& v) {
   v(ParameterInfo{"noise-fraction", "fraction of the Monte Carlo noise floor ν below which iterating stops (>= 0)", true}, p.noise_fraction);
   v(ParameterInfo{"max-iter", "outer iteration cap (>= 1)", true}, p.max_iter);
   v(ParameterInfo{"damping", "weight α of the new iterate, X ← (1−α)X + αX_new, in (0, 1]", true}, p.damping);
+  v(ParameterInfo{"continuation-window", "iterate on growing time windows w, 2w, 4w, ..., T (0: the whole T at once)", true}, p.continuation_window);
   v(ParameterInfo{"output", "HDF5 file to write", false}, p.output);
   v(ParameterInfo{"threads", "worker threads (0: all cores); results do not depend on it", false}, p.threads);
   v(ParameterInfo{"max-memory-gb", "refuse runs whose estimated peak memory exceeds this (0: available memory)", false}, p.max_memory_gb);

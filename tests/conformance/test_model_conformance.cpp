@@ -1,0 +1,65 @@
+// Conformance checks every registered model must pass (the contract in include/dmft/model.hpp):
+// symmetric PSD kernels, t = 0 blocks equal to the static kernels, causality, the lazy limit.
+#include <doctest/doctest.h>
+
+#include <Eigen/Eigenvalues>
+
+#include "helpers.hpp"
+
+using namespace dmft;
+using namespace dmft::test;
+
+namespace {
+double min_eigenvalue(const TwoTime& k) {
+  Eigen::SelfAdjointEigenSolver<Matrix> es(Matrix(k), Eigen::EigenvaluesOnly);
+  return es.eigenvalues().minCoeff();
+}
+}  // namespace
+
+TEST_CASE("every model: kernels symmetric and PSD, t = 0 blocks static, causal, lazy limit") {
+  const Dataset d = make_ds1();
+  for (const std::string& name : registered_models()) {
+    const auto model = make_model(name);
+    for (const char* act : {"relu", "tanh"})
+      for (ErrorUpdate mode : {ErrorUpdate::exact, ErrorUpdate::ntk}) {
+        CAPTURE(name);
+        CAPTURE(act);
+        CAPTURE(int(mode));
+        const Index T = 10, P = d.P();
+        const Problem p = make_problem(d, act, T, 0.5, 1.5, 2048, 17, mode);
+        const Solution s = solve(*model, p, tight_options());
+        REQUIRE(s.summary.reason == Termination::converged);
+        const auto statics = model->static_kernels(p);
+        REQUIRE(s.state.layers.size() == statics.size());
+        for (std::size_t l = 0; l < statics.size(); ++l) {
+          const LayerKernels& k = s.state.layers[l];
+          for (const TwoTime* K : {&k.Phi, &k.G}) {
+            CHECK((*K - K->transpose()).cwiseAbs().maxCoeff() == 0.0);
+            CHECK(min_eigenvalue(*K) >= -1e-12 * K->norm());
+          }
+          // t = s = 0 block: the static kernels, within 5 standard errors per entry.
+          const Matrix dphi = (k.Phi.topLeftCorner(P, P) - statics[l].Phi).cwiseAbs();
+          const Matrix dg = (k.G.topLeftCorner(P, P) - statics[l].G).cwiseAbs();
+          CHECK((dphi.array() <= 5 * k.Phi_se.topLeftCorner(P, P).array() + 1e-12).all());
+          CHECK((dg.array() <= 5 * k.G_se.topLeftCorner(P, P).array() + 1e-12).all());
+        }
+        // Causality: the solution on the first 6 steps does not depend on the later ones.
+        Problem shorter = p;
+        shorter.T = 6;
+        const Solution s6 = solve(*model, shorter, tight_options());
+        const Index k6 = 6 * P;
+        CHECK((s6.state.Delta - s.state.Delta.topRows(6)).cwiseAbs().maxCoeff() < 1e-7);
+        CHECK((s6.state.layers[0].Phi - s.state.layers[0].Phi.topLeftCorner(k6, k6)).cwiseAbs().maxCoeff() < 1e-7);
+      }
+    // Lazy limit: at γ0 → 0 every (t, s) block equals the t = 0 block.
+    const Problem lazy = make_problem(d, "tanh", 8, 0.5, 1e-6, 256, 3);
+    const Solution s = solve(*model, lazy, tight_options());
+    const Index P = d.P();
+    for (const auto& k : s.state.layers)
+      for (Index t = 0; t < 8; ++t)
+        for (Index u = 0; u < 8; ++u) {
+          CHECK((k.Phi.block(t * P, u * P, P, P) - k.Phi.topLeftCorner(P, P)).cwiseAbs().maxCoeff() < 1e-5);
+          CHECK((k.G.block(t * P, u * P, P, P) - k.G.topLeftCorner(P, P)).cwiseAbs().maxCoeff() < 1e-5);
+        }
+  }
+}

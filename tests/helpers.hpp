@@ -1,0 +1,64 @@
+#pragma once
+// Shared test helpers: problems on DS1, replicated solves, statistics.
+#include <omp.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "dmft/data.hpp"
+#include "dmft/registry.hpp"
+#include "dmft/solver.hpp"
+
+namespace dmft::test {
+
+inline Problem make_problem(const Dataset& data, const std::string& activation, Index T, double eta,
+                            double gamma0, Index samples, std::uint64_t seed,
+                            ErrorUpdate mode = ErrorUpdate::exact) {
+  Problem p;
+  p.data = &data;
+  p.activation = Activation::from_name(activation);
+  p.T = T;
+  p.eta = eta;
+  p.gamma0 = gamma0;
+  p.samples = samples;
+  p.seed = seed;
+  p.error_update = mode;
+  return p;
+}
+
+inline SolverOptions tight_options(Strategy strategy = Strategy::iterate) {
+  SolverOptions o;
+  o.strategy = strategy;
+  o.tol = 1e-9;
+  o.noise_fraction = 0.0;  // iterate to the fixed point of the fixed samples
+  o.max_iter = 400;
+  return o;
+}
+
+/// Mean and standard error of a set of replicas.
+struct MeanSe {
+  double mean = 0, se = 0;
+};
+inline MeanSe mean_se(const std::vector<double>& x) {
+  MeanSe r;
+  for (double v : x) r.mean += v;
+  r.mean /= double(x.size());
+  double ss = 0;
+  for (double v : x) ss += (v - r.mean) * (v - r.mean);
+  r.se = std::sqrt(ss / double(x.size() - 1) / double(x.size()));
+  return r;
+}
+
+/// Solves the same problem with seeds first..first+count−1 (independent Monte Carlo replicas).
+inline std::vector<Solution> replicas(const Model& model, Problem p, std::uint64_t first, int count,
+                                      const SolverOptions& o) {
+  std::vector<Solution> out;
+  for (int k = 0; k < count; ++k) {
+    p.seed = first + std::uint64_t(k);
+    out.push_back(solve(model, p, o));
+  }
+  return out;
+}
+
+}  // namespace dmft::test

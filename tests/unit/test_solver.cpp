@@ -1,0 +1,91 @@
+#include <doctest/doctest.h>
+#include <omp.h>
+
+#include <atomic>
+#include <cstring>
+
+#include "helpers.hpp"
+
+using namespace dmft;
+using namespace dmft::test;
+
+namespace {
+bool same_bytes(const auto& a, const auto& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), sizeof(double) * a.size()) == 0;
+}
+}  // namespace
+
+TEST_CASE("the same seed gives bit-for-bit the same solution for any thread count") {
+  const Dataset d = make_ds1();
+  const auto model = make_model("two_layer");
+  for (ErrorUpdate mode : {ErrorUpdate::exact, ErrorUpdate::ntk}) {
+    const Problem p = make_problem(d, "relu", 12, 0.5, 1.0, 300, 11, mode);
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+    const Solution one = solve(*model, p, SolverOptions{});
+    omp_set_num_threads(2);
+    const Solution two = solve(*model, p, SolverOptions{});
+    omp_set_num_threads(saved);
+    CHECK(one.summary.history.size() == two.summary.history.size());
+    CHECK(same_bytes(one.state.Delta, two.state.Delta));
+    CHECK(same_bytes(one.state.layers[0].Phi, two.state.layers[0].Phi));
+    CHECK(same_bytes(one.state.layers[0].G, two.state.layers[0].G));
+    CHECK(same_bytes(one.state.layers[0].G_se, two.state.layers[0].G_se));
+  }
+}
+
+TEST_CASE("iterating and marching reach the same fixed point of the same samples (theory T13)") {
+  const Dataset d = make_ds1();
+  const auto model = make_model("two_layer");
+  for (ErrorUpdate mode : {ErrorUpdate::exact, ErrorUpdate::ntk}) {
+    CAPTURE(int(mode));
+    const Problem p = make_problem(d, "tanh", 30, 0.5, 1.5, 512, 3, mode);
+    const Solution it = solve(*model, p, tight_options(Strategy::iterate));
+    const Solution ma = solve(*model, p, tight_options(Strategy::march));
+    REQUIRE(it.summary.reason == Termination::converged);
+    CHECK((it.state.Delta - ma.state.Delta).cwiseAbs().maxCoeff() < 1e-7);
+    const auto& a = it.state.layers[0];
+    const auto& b = ma.state.layers[0];
+    CHECK((a.Phi - b.Phi).norm() < 1e-7 * b.Phi.norm());
+    CHECK((a.G - b.G).norm() < 1e-7 * b.G.norm());
+  }
+}
+
+TEST_CASE("time continuation does not change the converged answer") {
+  const Dataset d = make_ds1();
+  const auto model = make_model("two_layer");
+  const Problem p = make_problem(d, "relu", 24, 0.5, 1.0, 256, 5);
+  SolverOptions with = tight_options(), without = tight_options();
+  with.continuation_window = 4;
+  without.continuation_window = 0;
+  const Solution a = solve(*model, p, with), b = solve(*model, p, without);
+  REQUIRE(a.summary.reason == Termination::converged);
+  REQUIRE(b.summary.reason == Termination::converged);
+  CHECK((a.state.Delta - b.state.Delta).cwiseAbs().maxCoeff() < 1e-7);
+}
+
+TEST_CASE("the iteration cap and a stop request end the solve with their status") {
+  const Dataset d = make_ds1();
+  const auto model = make_model("two_layer");
+  const Problem p = make_problem(d, "relu", 20, 0.5, 1.0, 128, 5);
+  SolverOptions o;
+  o.max_iter = 2;
+  const Solution capped = solve(*model, p, o);
+  CHECK(capped.summary.reason == Termination::max_iter);
+  CHECK(capped.state.Delta.rows() == 20);  // full shape even when stopped in a short window
+  CHECK(capped.loss.size() == 20);
+  std::atomic<bool> stop{true};
+  o.stop = &stop;
+  CHECK(solve(*model, p, o).summary.reason == Termination::interrupted);
+}
+
+TEST_CASE("the ntk update warns when the Euler recursion leaves its stability region") {
+  const Dataset d = make_ds1();
+  const auto model = make_model("two_layer");
+  // λ_max(K0) ≈ 0.87 on DS1 (ReLU), so η = 30 gives η λ_max / P ≈ 3.2 > 2.
+  const Problem p = make_problem(d, "relu", 3, 30.0, 1e-3, 128, 5, ErrorUpdate::ntk);
+  const Solution s = solve(*model, p, SolverOptions{});
+  CHECK(s.summary.max_stability_ratio > 2.0);
+  REQUIRE(s.summary.warnings.size() == 1);
+  CHECK(s.summary.warnings[0].find("stability") != std::string::npos);
+}
