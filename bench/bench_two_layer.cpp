@@ -19,6 +19,7 @@
 
 #include "dmft/data.hpp"
 #include "dmft/kernel_estimator.hpp"
+#include "dmft/memory_estimate.hpp"
 #include "dmft/registry.hpp"
 #include "dmft/solver.hpp"
 
@@ -45,6 +46,7 @@ double time_mean(int reps, F&& f) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  dmft::keep_freed_memory();  // as the dmft program does
   long long P = 25, T = 200, S = 1000, max_iter = 200;
   int threads = 0, reps = 3;
   bool full = false;

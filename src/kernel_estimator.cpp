@@ -10,9 +10,13 @@ constexpr Index kTile = 128;
 }
 
 double kernel_estimate_flops(double n, double S) {
-  const double tiles = std::ceil(n / double(kTile));
-  // Lower-triangular tiles (diagonal tiles computed in full): ≈ n²S·(1 + tile/n).
-  return 2.0 * S * double(kTile) * double(kTile) * tiles * (tiles + 1) / 2.0;
+  // Lower-triangular tiles, diagonal tiles computed in full: ≈ n²S·(1 + tile/n).
+  const Index N = Index(n), tiles = (N + kTile - 1) / kTile;
+  double flops = 0;
+  for (Index I = 0; I < tiles; ++I)
+    for (Index J = 0; J <= I; ++J)
+      flops += 2.0 * S * double(std::min(kTile, N - I * kTile)) * double(std::min(kTile, N - J * kTile));
+  return flops;
 }
 
 KernelEstimate estimate_kernel(const Matrix& F) {

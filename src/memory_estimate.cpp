@@ -1,6 +1,9 @@
 #include "dmft/memory_estimate.hpp"
 
+#include <malloc.h>
+
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <string>
 
@@ -19,6 +22,11 @@ double read_kib(const char* file, const std::string& key) {
   return 0.0;
 }
 }  // namespace
+
+void keep_freed_memory() {
+  mallopt(M_MMAP_MAX, 0);
+  mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
+}
 
 double available_memory_bytes() { return read_kib("/proc/meminfo", "MemAvailable:"); }
 double peak_resident_bytes() { return read_kib("/proc/self/status", "VmHWM:"); }

@@ -57,11 +57,11 @@ RowMatrix residuals_from_ntk(const Model& model, const Problem& problem, const O
 ///   Δ(t+1) = Δ(t) − (η/P) K(t) Δ(t) − e(t),   e(t) = f(t+1) − f(t) − (η/P) K(t) Δ_old(t),
 /// with f and K from the samples driven by Δ_old. e holds only the O(η²) part of the exact step,
 /// so its dependence on Δ_old is weak; at the fixed point Δ = Δ_old this is exactly Δ = y − f.
-RowMatrix exact_residuals(const Model& model, const Problem& problem, const SiteAverages& est,
+RowMatrix exact_residuals(const Model& model, const Problem& problem, SiteAverages& est,
                           const RowMatrix& delta_old) {
   const Index T = problem.T, P = problem.P();
-  OrderParameters sampled;
-  sampled.layers = est.layers;
+  OrderParameters sampled;  // borrows the estimates (no copy of the n×n kernels)
+  sampled.layers = std::move(est.layers);
   RowMatrix out(T, P);
   out.row(0) = problem.data->y.transpose() - est.output.row(0);
   for (Index t = 0; t + 1 < T; ++t) {
@@ -71,6 +71,7 @@ RowMatrix exact_residuals(const Model& model, const Problem& problem, const Site
     const Vector d = out.row(t).transpose();
     out.row(t + 1) = (d - h * (K * d) - e).transpose();
   }
+  est.layers = std::move(sampled.layers);
   return out;
 }
 

@@ -4,8 +4,10 @@
 
 #include "cli.hpp"
 #include "dmft/errors.hpp"
+#include "dmft/memory_estimate.hpp"
 
 int main(int argc, char** argv) {
+  dmft::keep_freed_memory();
   std::string command_line;
   for (int i = 0; i < argc; ++i) {
     std::string a = argv[i];
