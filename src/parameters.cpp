@@ -33,6 +33,7 @@ std::vector<Violation> validate(const SolveParameters& p) {
   positive("beta", p.beta);
   at_least("depth", p.depth, 1);
   positive("sigma", p.sigma);
+  one_of("responses", p.responses, {"full", "gia"});
   one_of("dataset", p.dataset, {"synthetic", "ds1"});
   one_of("target", p.target, {"teacher", "linear", "halves"});
   at_least("P", p.P, 1);

@@ -79,9 +79,17 @@ void write_file(const std::string& tmp, const SolveParameters& params, const std
     H5::Group gl = h5::create_group(gs, "layers/" + std::to_string(l + 1));
     const LayerKernels& k = sol.state.layers[l];
     write_two_time(gl, "Phi", k.Phi, T, P, "feature kernel <phi(h(t,mu)) phi(h(s,nu))>");
-    write_two_time(gl, "Phi_se", k.Phi_se, T, P, "Monte Carlo standard error of Phi (batch means, given Delta)");
+    if (k.Phi_se.size())  // deterministic models (deep_linear) have no standard errors
+      write_two_time(gl, "Phi_se", k.Phi_se, T, P, "Monte Carlo standard error of Phi (batch means, given Delta)");
     write_two_time(gl, "G", k.G, T, P, "gradient kernel <g(t,mu) g(s,nu)>");
-    write_two_time(gl, "G_se", k.G_se, T, P, "Monte Carlo standard error of G (batch means, given Delta)");
+    if (k.G_se.size())
+      write_two_time(gl, "G_se", k.G_se, T, P, "Monte Carlo standard error of G (batch means, given Delta)");
+    if (!k.A.empty())
+      h5::write_array(gl, "A", k.A.values.data(), std::vector<hsize_t>(k.A.shape.begin(), k.A.shape.end()), k.A.axes,
+                      "forward response <d phi(h^l(t,mu)) / d r^l(s,.)>, strictly causal (zero for s >= t)");
+    if (!k.B.empty())
+      h5::write_array(gl, "B", k.B.values.data(), std::vector<hsize_t>(k.B.shape.begin(), k.B.shape.end()), k.B.axes,
+                      "backward response <d g^{l+1}(t,.) / d u^{l+1}(s,nu)>, causal with equal-time blocks (zero for s > t)");
   }
 
   H5::Group gc = h5::create_group(root, "convergence");
@@ -96,8 +104,9 @@ void write_file(const std::string& tmp, const SolveParameters& params, const std
   std::string warnings;
   for (const auto& w : s.warnings) warnings += w + "\n";
   h5::write_attr(gc, "warnings", warnings);
-  std::vector<double> rphi, rg, rd, noise, tol;
+  std::vector<double> rphi, rg, rd, rr, noise, tol;
   for (const auto& r : s.history) {
+    rr.push_back(r.r_response);
     rphi.push_back(r.r_phi);
     rg.push_back(r.r_g);
     rd.push_back(r.r_delta);
@@ -106,6 +115,7 @@ void write_file(const std::string& tmp, const SolveParameters& params, const std
   }
   h5::write_array(gc, "residual_Phi", rphi, "iteration", "max_l ||Phi_k - Phi_{k-1}||_F / ||Phi_{k-1}||_F");
   h5::write_array(gc, "residual_G", rg, "iteration", "max_l ||G_k - G_{k-1}||_F / ||G_{k-1}||_F");
+  h5::write_array(gc, "residual_response", rr, "iteration", "max relative change of the responses A, B (0 if none)");
   h5::write_array(gc, "residual_Delta", rd, "iteration", "max |Delta_k - Delta_{k-1}| / max |y|");
   h5::write_array(gc, "noise_floor", noise, "iteration", "max over kernels of ||se||_F / ||K||_F");
   h5::write_array(gc, "tolerance", tol, "iteration", "max(tol, noise_fraction * noise_floor)");

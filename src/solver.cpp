@@ -75,6 +75,14 @@ RowMatrix exact_residuals(const Model& model, const Problem& problem, SiteAverag
   return out;
 }
 
+/// As `damp`, for responses, which start at zero: relative to max(‖X_old‖, ‖X_new‖).
+double damp_response(RowMatrix& x, const RowMatrix& x_new, double alpha) {
+  const double scale = std::max(x.norm(), x_new.norm());
+  const double change = (x_new - x).norm();
+  x = (1.0 - alpha) * x + alpha * x_new;
+  return scale > 0 ? change / scale : 0.0;
+}
+
 /// X ← (1−α)X + αX_new, returning ‖X_new − X_old‖_F / ‖X_old‖_F.
 double damp(TwoTime& x, const TwoTime& x_new, double alpha) {
   const double old_norm = x.norm();
@@ -102,15 +110,27 @@ void finish(const Model& model, const Problem& problem, Solution& sol) {
 /// Extends a solution on T' steps to T'' > T' by copying the latest time index forward.
 OrderParameters extend_in_time(const OrderParameters& in, Index T_old, Index T_new, Index P) {
   auto extend = [&](const TwoTime& k) {
+    if (k.size() == 0) return k;  // absent (e.g. no standard errors)
     TwoTime out(T_new * P, T_new * P);
     for (Index t = 0; t < T_new; ++t)
       for (Index s = 0; s < T_new; ++s)
         out.block(t * P, s * P, P, P) = k.block(std::min(t, T_old - 1) * P, std::min(s, T_old - 1) * P, P, P);
     return out;
   };
+  // Responses: the new time blocks start at zero (theory mlp.md §4.5).
+  auto extend_response = [&](const Response& r) {
+    Response out = r;
+    if (r.empty()) return out;
+    const Index rows_per_t = r.values.rows() / T_old, cols_per_t = r.values.cols() / T_old;
+    out.values = RowMatrix::Zero(rows_per_t * T_new, cols_per_t * T_new);
+    out.values.topLeftCorner(r.values.rows(), r.values.cols()) = r.values;
+    out.shape[0] = out.shape[out.shape.size() / 2] = static_cast<unsigned long long>(T_new);
+    return out;
+  };
   OrderParameters out;
   for (const auto& l : in.layers)
-    out.layers.push_back(LayerKernels{extend(l.Phi), extend(l.G), extend(l.Phi_se), extend(l.G_se)});
+    out.layers.push_back(LayerKernels{extend(l.Phi), extend(l.G), extend(l.Phi_se), extend(l.G_se),
+                                      extend_response(l.A), extend_response(l.B)});
   out.Delta.resize(T_new, P);
   for (Index t = 0; t < T_new; ++t) out.Delta.row(t) = in.Delta.row(std::min(t, T_old - 1));
   return out;
@@ -154,6 +174,14 @@ void run_stage(const Model& model, const Problem& problem, const SolverOptions& 
     for (std::size_t l = 0; l < state.layers.size(); ++l) {
       rec.r_phi = std::max(rec.r_phi, damp(state.layers[l].Phi, est.layers[l].Phi, a));
       rec.r_g = std::max(rec.r_g, damp(state.layers[l].G, est.layers[l].G, a));
+      for (auto [cur, nxt] : {std::pair{&state.layers[l].A, &est.layers[l].A}, std::pair{&state.layers[l].B, &est.layers[l].B}})
+        if (!nxt->empty()) {
+          if (cur->empty()) {
+            *cur = *nxt;
+            cur->values.setZero();
+          }
+          rec.r_response = std::max(rec.r_response, damp_response(cur->values, nxt->values, a));
+        }
       state.layers[l].Phi_se = std::move(est.layers[l].Phi_se);
       state.layers[l].G_se = std::move(est.layers[l].G_se);
     }
@@ -173,7 +201,7 @@ void run_stage(const Model& model, const Problem& problem, const SolverOptions& 
     sum.history.push_back(rec);
     if (progress) progress(k_total, rec);
 
-    const bool small = std::max({rec.r_phi, rec.r_g, rec.r_delta}) <= rec.tolerance && k > 1;
+    const bool small = std::max({rec.r_phi, rec.r_g, rec.r_response, rec.r_delta}) <= rec.tolerance && k > 1;
     below = small ? below + 1 : 0;
     if (below >= options.patience) {
       sum.reason = Termination::converged;
@@ -193,8 +221,6 @@ OrderParameters initial_state(const Model& model, const Problem& problem) {
     LayerKernels l;
     l.Phi = st.Phi.replicate(T, T);  // Φ(t,μ; s,ν) = Φ_st(μ,ν) for all t, s
     l.G = st.G.replicate(T, T);
-    l.Phi_se = TwoTime::Zero(T * P, T * P);
-    l.G_se = TwoTime::Zero(T * P, T * P);
     s.layers.push_back(std::move(l));
   }
   s.Delta = residuals_from_ntk(model, problem, s);

@@ -152,6 +152,7 @@ int run_solve(const SolveCommand& cmd, const std::string& command_line) {
   pr.activation = Activation::from_name(p.activation, p.beta);
   pr.depth = p.depth;
   pr.sigma = p.sigma;
+  pr.responses = p.responses == "full";
   pr.T = p.T;
   pr.eta = p.eta;
   pr.gamma0 = p.gamma0;

@@ -48,6 +48,7 @@ struct Problem {
   Activation activation{ActivationKind::relu};
   int depth = 1;
   double sigma = 1.0;
+  bool responses = true;  // false: gradient-independence approximation (A = B = 0)
   Index T = 1;
   double eta = 0.1;
   double gamma0 = 1.0;
@@ -62,9 +63,22 @@ struct Problem {
 };
 
 /// The order parameters of one layer.
+/// A response function stored with its own layout: `values` is the row-major flattening of an
+/// array of shape `shape` (e.g. (T,P,T,P), or (T,P,T) for the deep linear reduced A). Time is
+/// the leading index of each half of the shape, so a response on T' steps is the top-left
+/// corner of the same response on T > T' steps.
+struct Response {
+  RowMatrix values;  // empty: the layer has no such response
+  std::vector<unsigned long long> shape;
+  std::string axes;
+  bool empty() const { return values.size() == 0; }
+};
+
 struct LayerKernels {
   TwoTime Phi, G;        // (T·P)×(T·P)
   TwoTime Phi_se, G_se;  // Monte Carlo standard errors (zero for deterministic solutions)
+  Response A;            // forward response A^l (strictly causal); empty where the model has none
+  Response B;            // backward response B^l (causal, with equal-time blocks); likewise
 };
 
 /// The state of the outer loop: the kernels of every layer and the residuals.

@@ -15,6 +15,7 @@ struct SolveParameters {
   double beta = 1.0;     // sharpness of tanh(βh)/β and softplus log(1+e^{βh})/β
   int depth = 1;         // hidden layers L
   double sigma = 1.0;    // std of every initial weight entry
+  std::string responses = "full";  // full | gia (gradient-independence approximation: A = B = 0)
   // Data
   std::string data;              // HDF5 file with X (P×D) and y (P); empty: generated
   std::string dataset = "synthetic";  // synthetic | ds1 (when no --data)
@@ -57,6 +58,7 @@ void for_each_parameter(P& p, V&& v) {
   v(ParameterInfo{"beta", "sharpness β of tanh(βh)/β and softplus log(1+e^{βh})/β (> 0)", true}, p.beta);
   v(ParameterInfo{"depth", "number of hidden layers L (>= 1; two_layer: 1)", true}, p.depth);
   v(ParameterInfo{"sigma", "std σ of every initial weight entry (> 0)", true}, p.sigma);
+  v(ParameterInfo{"responses", "full (response functions A, B) | gia (A = B = 0, for comparison only)", true}, p.responses);
   v(ParameterInfo{"data", "HDF5 file with datasets X (P×D) and y (P); empty: generate", true}, p.data);
   v(ParameterInfo{"dataset", "generated data set when no --data: synthetic | ds1", true}, p.dataset);
   v(ParameterInfo{"target", "synthetic targets: teacher (sign of a random linear teacher) | linear | halves", true}, p.target);

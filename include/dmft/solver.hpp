@@ -32,6 +32,7 @@ struct SolverOptions {
 /// One outer iteration's record.
 struct IterationRecord {
   double r_phi = 0, r_g = 0, r_delta = 0;  // relative changes (Δ: max|change| / max|y|)
+  double r_response = 0;                   // relative change of the responses A, B (if any)
   double noise = 0;                        // ν of the new estimate
   double tolerance = 0;                    // max(tol, noise_fraction·ν)
   double seconds = 0;
