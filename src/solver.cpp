@@ -136,6 +136,9 @@ OrderParameters extend_in_time(const OrderParameters& in, Index T_old, Index T_n
   return out;
 }
 
+/// A relative change per iteration above this means the iteration is running away.
+constexpr double kDiverged = 1e6;
+
 /// The damped outer loop on one continuation window.
 void run_stage(const Model& model, const Problem& problem, const SolverOptions& options, Solution& sol,
                long long& k_total, const ProgressCallback& progress) {
@@ -201,6 +204,12 @@ void run_stage(const Model& model, const Problem& problem, const SolverOptions& 
     sum.history.push_back(rec);
     if (progress) progress(k_total, rec);
 
+    if (std::max({rec.r_phi, rec.r_g, rec.r_response, rec.r_delta}) > kDiverged) {
+      sum.reason = Termination::numerical_failure;
+      sum.message = "diverging iterates at iteration " + std::to_string(k_total) + " (window T = " +
+                    std::to_string(problem.T) + "; try a smaller --damping or --continuation-window)";
+      return;
+    }
     const bool small = std::max({rec.r_phi, rec.r_g, rec.r_response, rec.r_delta}) <= rec.tolerance && k > 1;
     below = small ? below + 1 : 0;
     if (below >= options.patience) {
@@ -263,21 +272,37 @@ Solution solve(const Model& model, const Problem& problem, const SolverOptions& 
   }
 
   // Time continuation (theory mlp.md §4.5): the equations are causal, so the solution on
-  // [0, T') does not depend on later times. Solve on growing windows T' = w, 2w, 4w, …, T, each
-  // warm-started from the last by copying the latest time index forward. A wrong Δ over a long
-  // window can drive the features far from the solution (and overflow); a short one cannot.
-  Index window = options.continuation_window > 0 ? std::min<Index>(options.continuation_window, problem.T) : problem.T;
+  // [0, T') does not depend on later times. Solve on growing windows, each warm-started from the
+  // last converged one by copying its latest time index forward (responses: zeros). A wrong Δ
+  // over a long window can drive the iteration far away (and overflow); a short one cannot. The
+  // window grows by a step that doubles after each success and halves after a failure
+  // (non-finite or diverging iterates), restarting from the last converged window.
+  const Index first = options.continuation_window > 0 ? std::min<Index>(options.continuation_window, problem.T) : problem.T;
   Problem stage = problem;
-  stage.T = window;
-  sol.state = initial_state(model, stage);
+  OrderParameters good;  // last converged window (T_done steps)
+  Index T_done = 0, step = first;
   long long k_total = 0;
   for (;;) {
-    run_stage(model, stage, options, sol, k_total, progress);
-    if (sum.reason != Termination::converged || stage.T == problem.T) break;
-    const Index next = std::min<Index>(2 * stage.T, problem.T);
-    sol.state = extend_in_time(sol.state, stage.T, next, stage.P());
+    const Index next = std::min<Index>(T_done + step, problem.T);
     stage.T = next;
-    if (problem.error_update == ErrorUpdate::ntk) sol.state.Delta = residuals_from_ntk(model, stage, sol.state);
+    sol.state = T_done == 0 ? initial_state(model, stage) : extend_in_time(good, T_done, next, stage.P());
+    if (T_done > 0 && problem.error_update == ErrorUpdate::ntk) sol.state.Delta = residuals_from_ntk(model, stage, sol.state);
+    run_stage(model, stage, options, sol, k_total, progress);
+    if (sum.reason == Termination::converged) {
+      T_done = next;
+      if (T_done == problem.T) break;
+      good = sol.state;
+      step *= 2;
+      continue;
+    }
+    if (sum.reason != Termination::numerical_failure || step == 1 || options.continuation_window <= 0) break;
+    step = std::max<Index>(1, step / 2);  // retry a shorter extension from the last good window
+    if (T_done > 0) sol.state = good;
+  }
+  if (sum.reason != Termination::converged && T_done > 0 && stage.T > T_done) {
+    // Keep the last converged window rather than a failed or unfinished longer one.
+    sol.state = good;
+    stage.T = T_done;
   }
   if (stage.T < problem.T) {  // stopped in an earlier window: keep the shapes of the full problem
     sum.message += "; times t >= " + std::to_string(stage.T) + " copy the last solved time";

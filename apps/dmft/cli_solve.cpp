@@ -211,13 +211,16 @@ int run_solve(const SolveCommand& cmd, const std::string& command_line) {
   write_solution(p.output, p, command_line, pr, sol);
 
   const Summary& s = sol.summary;
-  std::cout << "dmft solve: " << p.model << " (" << p.activation << "), P = " << pr.P() << ", T = " << pr.T
-            << ", D = " << data.D() << ", eta = " << pr.eta << ", gamma0 = " << pr.gamma0 << ", " << pr.samples
-            << " samples, " << p.error_update << " error update. " << to_string(s.reason) << " after "
-            << s.history.size() << " iteration(s) (" << s.message << ") in " << s.wall_seconds
-            << " s. Loss " << sol.loss[0] << " at t = 0, " << sol.loss[pr.T - 1] << " at t = " << pr.T - 1;
-  if (!s.history.empty()) std::cout << "; Monte Carlo noise floor " << s.history.back().noise;
-  std::cout << "; smallest source eigenvalue " << s.worst_source.min_eigenvalue << ". Wrote " << p.output << ".\n";
+  std::cout << "dmft solve: " << p.model << " (" << p.activation << ", depth " << p.depth << "), P = " << pr.P()
+            << ", T = " << pr.T << ", D = " << data.D() << ", eta = " << pr.eta << ", gamma0 = " << pr.gamma0 << ", "
+            << (model->stochastic() ? std::to_string(pr.samples) + " Monte Carlo samples, " : std::string("no sampling, "))
+            << p.error_update << " error update. " << to_string(s.reason) << " after " << s.history.size()
+            << " iteration(s) (" << s.message << ") in " << s.wall_seconds << " s. Loss " << sol.loss[0]
+            << " at t = 0, " << sol.loss[pr.T - 1] << " at t = " << pr.T - 1;
+  if (model->stochastic() && !s.history.empty())
+    std::cout << "; Monte Carlo noise floor " << s.history.back().noise << "; smallest source eigenvalue "
+              << s.worst_source.min_eigenvalue;
+  std::cout << ". Wrote " << p.output << ".\n";
   return exit_code(s.reason);
 }
 

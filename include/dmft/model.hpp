@@ -119,6 +119,8 @@ class Model {
   /// Model-specific rules (e.g. depth); generic ranges are checked by dmft::validate.
   virtual std::vector<Violation> validate(const SolveParameters& p) const = 0;
   virtual int hidden_layers(const Problem& problem) const = 0;
+  /// False for models solved without sampling (no standard errors, no noise floor).
+  virtual bool stochastic() const { return true; }
 
   /// t = 0 kernels per layer (closed form or quadrature).
   virtual std::vector<StaticLayer> static_kernels(const Problem& problem) const = 0;

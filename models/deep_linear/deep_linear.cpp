@@ -10,7 +10,6 @@
 // R H Rᵀ is expanded (Woodbury) so nothing n×n is inverted: O(T n²) per layer.
 // Shapes: H^l is n×n; G^l is T×T, stored expanded as G(t,μ; s,ν) = G^l(t,s) so that the core's
 // NTK and output treat it like any kernel; A^l is (T,P,T) and B^l (T,T,P) (reduced, §4.1).
-#include <Eigen/LU>
 #include <cmath>
 
 #include "dmft/registry.hpp"
@@ -31,6 +30,7 @@ class DeepLinear final : public Model {
     return {};
   }
   int hidden_layers(const Problem& pr) const override { return pr.depth; }
+  bool stochastic() const override { return false; }
 
   std::vector<StaticLayer> static_kernels(const Problem& pr) const override {
     // Φ^l_st = σ^{2l} Kx, G^l_st = σ^{2(L+1−l)} (theory mlp.md §3.6 with φ = id).
@@ -66,7 +66,10 @@ class DeepLinear final : public Model {
       if (pr.responses && l > 1 && !cur.layers[l - 2].A.empty()) C += s2 * cur.layers[l - 2].A.values;
       if (pr.responses && l < L && !cur.layers[l - 1].B.empty()) D += s2 * cur.layers[l - 1].B.values;
 
-      const Matrix Q = (Matrix::Identity(T, T) - D * C).partialPivLu().inverse();  // T×T only
+      // I − DC is unit lower triangular in time (DC(t,s) ≠ 0 only for s < t: D reaches s' ≤ t,
+      // C reaches s < s'), so Q is a triangular solve and keeps exact zeros above the diagonal.
+      const Matrix IDC = Matrix::Identity(T, T) - D * C;
+      const Matrix Q = IDC.triangularView<Eigen::UnitLower>().solve(Matrix::Identity(T, T));
       const Matrix A = C * Q;   // ∂h/∂r  (n×T)
       const Matrix B = Q * D;   // ∂z/∂u  (T×n)
       // H = R X Rᵀ + A (σ²G) Aᵀ with X = σ²H^{l−1}, R = I + A D:
@@ -77,8 +80,9 @@ class DeepLinear final : public Model {
       H += ADX + ADX.transpose();
       H.noalias() += A * ((DX * D.transpose() + s2 * Gnext) * A.transpose());
       const Matrix BX = s2 * (B * Hprev);  // T×n
-      const Matrix G = s2 * Q * Gnext * Q.transpose() + BX * B.transpose();
+      Matrix G = s2 * Q * Gnext * Q.transpose() + BX * B.transpose();
       symmetrise(H);
+      G = (0.5 * (G + G.transpose())).eval();
 
       LayerKernels& k = out.layers[l - 1];
       k.Phi = std::move(H);

@@ -89,3 +89,20 @@ TEST_CASE("the ntk update warns when the Euler recursion leaves its stability re
   REQUIRE(s.summary.warnings.size() == 1);
   CHECK(s.summary.warnings[0].find("stability") != std::string::npos);
 }
+
+TEST_CASE("ReLU weight-scale identity: σ equals γ0' = γ0/σ², η' = ησ² at σ = 1 (same samples)") {
+  // f is 2-homogeneous in the weights of a two-layer ReLU net; with common random numbers the
+  // two Monte Carlo solves see the same normals, so they agree to round-off.
+  const Dataset d = make_ds1();
+  const auto model = make_model("two_layer");
+  const double sigma = 1.3;
+  for (ErrorUpdate mode : {ErrorUpdate::exact, ErrorUpdate::ntk}) {
+    Problem scaled = make_problem(d, "relu", 20, 0.5, 1.0, 512, 4, mode);
+    scaled.sigma = sigma;
+    const Problem unit = make_problem(d, "relu", 20, 0.5 * sigma * sigma, 1.0 / (sigma * sigma), 512, 4, mode);
+    const Solution a = solve(*model, scaled, tight_options()), b = solve(*model, unit, tight_options());
+    CHECK((a.loss - b.loss).cwiseAbs().maxCoeff() < 1e-8);
+    CHECK((a.state.layers[0].Phi - sigma * sigma * b.state.layers[0].Phi).norm() < 1e-8 * a.state.layers[0].Phi.norm());
+    CHECK((a.state.layers[0].G - sigma * sigma * b.state.layers[0].G).norm() < 1e-8 * a.state.layers[0].G.norm());
+  }
+}
