@@ -1,0 +1,61 @@
+// The deep nonlinear MLP with L hidden layers (theory mlp.md §2–3): the full DMFT with the
+// response functions A^l, B^l coupling neighbouring layers (B with its equal-time blocks), or
+// the gradient-independence approximation (--responses gia: A = B = 0) for comparison.
+// The single-site map is the core's sample_mlp; L = 1 is exactly the two_layer model.
+#include "dmft/kernel_estimator.hpp"
+#include "dmft/mlp_sampler.hpp"
+#include "dmft/registry.hpp"
+
+namespace dmft {
+namespace {
+
+class DeepMlp final : public Model {
+ public:
+  std::string name() const override { return "deep_mlp"; }
+  std::string description() const override {
+    return "deep MLP, L hidden layers, any activation; pathwise response functions A, B (or --responses gia)";
+  }
+
+  std::vector<Violation> validate(const SolveParameters& p) const override {
+    if (p.activation == "relu" && p.depth >= 2 && p.responses == "full")
+      return {{"activation", "'relu'",
+               "with --depth >= 2 the pathwise estimate of B is biased for ReLU (phi'' is a delta, theory "
+               "mlp.md 3.4.3); use --activation softplus with a large --beta (e.g. 30), or --responses gia"}};
+    return {};
+  }
+  int hidden_layers(const Problem& pr) const override { return pr.depth; }
+
+  std::vector<StaticLayer> static_kernels(const Problem& pr) const override { return mlp_static_kernels(pr); }
+
+  Matrix ntk(const Problem& pr, const OrderParameters& state, Index t) const override {
+    return mlp_ntk(pr.data->Kx, state.layers, t);
+  }
+
+  SiteAverages sample(const Problem& pr, const OrderParameters& state, const RowMatrix& delta) const override {
+    return sample_mlp(pr, state, delta);
+  }
+
+  CostEstimate cost(const Problem& pr) const override {
+    const double n = double(pr.n()), S = double(pr.samples), L = double(pr.depth);
+    const double chunks = std::ceil(S / double(kSampleChunk));
+    const bool responses = pr.responses && pr.depth > 1;
+    CostEstimate c;
+    // per layer: state Φ, G (+ errors) and A, B; the new estimate of the same; sample matrices;
+    // dense couplings C, D; per-chunk response accumulators (and 3 n×n work matrices per thread)
+    c.peak_bytes = 8.0 * (L * (responses ? 12.0 : 8.0) * n * n + 2.0 * n * S + 2.0 * n * n +
+                          (responses ? 2.0 * chunks * n * n + 2.0 * 3.0 * n * n : 0.0));
+    const double kernel = 2.0 * kernel_estimate_flops(n, S);
+    const double jacobian = responses ? S * 5.0 * n * n * n : 0.0;  // per layer needing responses
+    c.dominant_step = responses ? "per-sample Jacobians of the responses (triangular, ≈ 5 n³ per sample)"
+                                : "kernel estimation Φ = ⟨φφᵀ⟩, G = ⟨ggᵀ⟩";
+    c.dominant_flops = responses ? L * jacobian : L * kernel;
+    c.flops_per_iteration = L * (kernel + jacobian + 4.0 * n * n * S);
+    return c;
+  }
+};
+
+}  // namespace
+
+DMFT_REGISTER_MODEL("deep_mlp", DeepMlp);
+
+}  // namespace dmft

@@ -1,0 +1,248 @@
+#include "dmft/mlp_sampler.hpp"
+
+#include <cmath>
+
+#include "dmft/kernel_estimator.hpp"
+#include "dmft/rng.hpp"
+#include "dmft/static_kernels.hpp"
+
+namespace dmft {
+namespace {
+
+unsigned long long u64(Index i) { return static_cast<unsigned long long>(i); }
+
+/// c (E_< ∘ K) D_Δ: block (t, s) = c K(t,·; s,·) diag(Δ(s)) for s < t, zero otherwise.
+void add_feature_coupling(TwoTime& out, const TwoTime& K, double c, const RowMatrix& delta) {
+  const Index T = delta.rows(), P = delta.cols();
+  for (Index t = 1; t < T; ++t)
+    for (Index s = 0; s < t; ++s)
+      out.block(t * P, s * P, P, P).noalias() += c * K.block(t * P, s * P, P, P) * delta.row(s).asDiagonal();
+}
+
+}  // namespace
+
+MlpLayer::MlpLayer(const Problem& pr, const OrderParameters& state, const RowMatrix& delta, int layer)
+    : pr_(pr), layer_(layer) {
+  const int L = pr.depth;
+  const Index n = pr.n();
+  const double s2 = pr.sigma * pr.sigma, c = pr.coupling();
+  const bool responses = pr.responses;
+  // Sources.
+  if (layer == 1) {
+    u_root_ = std::make_unique<GaussianSource>(GaussianSource::symmetric_root(s2 * pr.data->Kx));
+  } else {
+    u_root_ = std::make_unique<GaussianSource>(GaussianSource::jittered_cholesky(s2 * Matrix(state.layers[layer - 2].Phi)));
+  }
+  if (layer < L)
+    r_root_ = std::make_unique<GaussianSource>(GaussianSource::jittered_cholesky(s2 * Matrix(state.layers[layer].G)));
+  // C^l: tiled c·Kx on layer 1, dense otherwise.
+  C_.c = c;
+  if (layer == 1) {
+    C_.K = pr.data->Kx;
+  } else {
+    C_dense_ = TwoTime::Zero(n, n);
+    const Response& A = state.layers[layer - 2].A;
+    if (responses && !A.empty()) C_dense_ += s2 * A.values;
+    add_feature_coupling(C_dense_, state.layers[layer - 2].Phi, c, delta);
+    C_.dense = &C_dense_;
+  }
+  // D^l: tiled c·11ᵀ on layer L, dense (with the equal-time blocks of B^l) otherwise.
+  D_.c = c;
+  if (layer == L) {
+    D_.K = Matrix::Ones(pr.P(), pr.P());
+  } else {
+    D_dense_ = TwoTime::Zero(n, n);
+    const Response& B = state.layers[layer - 1].B;
+    if (responses && !B.empty()) D_dense_ += s2 * B.values;
+    add_feature_coupling(D_dense_, state.layers[layer].G, c, delta);
+    D_.dense = &D_dense_;
+    D_.dense_equal_time = true;
+  }
+  delta_ = &delta;
+}
+
+LayerSweep MlpLayer::make_sweep(Index chunk) const {
+  const Index P = pr_.P(), n = pr_.n(), T = pr_.T, first = chunk * kSampleChunk;
+  const Index m = std::min(kSampleChunk, pr_.samples - first);
+  const Index nu = layer_ == 1 ? P : n, nr = r_root_ ? n : 1;
+  Matrix zu(nu, m), zr(nr, m);
+  for (Index i = 0; i < m; ++i) {
+    RandomStream rs(pr_.seed, StreamPurpose::source, u64(layer_), u64(first + i));
+    for (Index k = 0; k < nu; ++k) zu(k, i) = rs.normal();
+    for (Index k = 0; k < nr; ++k) zr(k, i) = rs.normal();
+  }
+  Matrix u = layer_ == 1 ? Matrix(u_root_->draw(zu).replicate(T, 1)) : u_root_->draw(zu);
+  Matrix r = r_root_ ? r_root_->draw(zr) : Matrix((pr_.sigma * zr).replicate(n, 1));
+  return LayerSweep(pr_.activation, T, P, C_, D_, std::move(u), std::move(r));
+}
+
+TwoTime MlpLayer::dense_C() const {
+  if (C_.dense) return *C_.dense;
+  TwoTime out = TwoTime::Zero(pr_.n(), pr_.n());
+  add_feature_coupling(out, pr_.data->Kx.replicate(pr_.T, pr_.T), C_.c, *delta_);
+  return out;
+}
+
+TwoTime MlpLayer::dense_D() const {
+  if (D_.dense) return *D_.dense;
+  TwoTime out = TwoTime::Zero(pr_.n(), pr_.n());
+  add_feature_coupling(out, TwoTime::Ones(pr_.n(), pr_.n()), D_.c, *delta_);
+  return out;
+}
+
+FactorReport MlpLayer::source_report() const {
+  FactorReport r = u_root_->report();
+  if (r_root_) {
+    const FactorReport& q = r_root_->report();
+    if (!(r.min_eigenvalue <= q.min_eigenvalue)) r.min_eigenvalue = q.min_eigenvalue;
+    r.clipped_mass = std::max(r.clipped_mass, q.clipped_mass);
+    r.jitter = std::max(r.jitter, q.jitter);
+  }
+  return r;
+}
+
+void LayerSamples::store(Index chunk, const LayerSweep& sw, bool readout, Index T, Index P) {
+  const Index first = chunk * kSampleChunk, m = sw.samples();
+  phi.middleCols(first, m) = sw.phi();
+  g.middleCols(first, m) = sw.g();
+  if (readout)
+    for (Index t = 0; t < T; ++t) z_readout.block(t, first, 1, m) = sw.z().row(t * P);
+}
+
+LayerKernels layer_kernels(const LayerSamples& s, double& relative_noise) {
+  KernelEstimate phi = estimate_kernel(s.phi), g = estimate_kernel(s.g);
+  relative_noise = std::max({relative_noise, phi.relative_noise, g.relative_noise});
+  LayerKernels k;
+  k.Phi = std::move(phi.mean);
+  k.G = std::move(g.mean);
+  k.Phi_se = std::move(phi.se);
+  k.G_se = std::move(g.se);
+  return k;
+}
+
+void readout_average(const Problem& pr, const LayerSamples& s, RowMatrix& f, RowMatrix& f_se) {
+  const Index P = pr.P(), S = pr.samples;
+  f.resize(pr.T, P);
+  f_se.resize(pr.T, P);
+#pragma omp parallel for
+  for (Index t = 0; t < pr.T; ++t)
+    for (Index mu = 0; mu < P; ++mu) {
+      double sum = 0, sum2 = 0;
+      for (Index i = 0; i < S; ++i) {
+        const double v = s.z_readout(t, i) * s.phi(t * P + mu, i) - s.z_readout(0, i) * s.phi(mu, i);
+        sum += v;
+        sum2 += v * v;
+      }
+      const double mean = sum / double(S);
+      const double var = std::max(sum2 / double(S) - mean * mean, 0.0) * double(S) / double(S - 1);
+      f(t, mu) = mean / pr.gamma0;
+      f_se(t, mu) = std::sqrt(var / double(S)) / pr.gamma0;
+    }
+}
+
+namespace {
+
+/// Per-sample pathwise responses of one chunk, summed (§3.4.2).
+void chunk_responses(const Problem& pr, const LayerSweep& sw, const TwoTime& C, const TwoTime& D, bool want_A,
+                     bool want_B, Matrix& A_sum, Matrix& B_sum) {
+  const Index n = pr.n();
+  Matrix X(n, n), M(n, n), R(n, n);
+  for (Index i = 0; i < sw.samples(); ++i) {
+    const Vector a = sw.dphi().col(i);
+    Vector b(n);
+    for (Index k = 0; k < n; ++k) b[k] = pr.activation.ddphi(sw.h()(k, i)) * sw.z()(k, i);
+    // M = I − C diag(b) − C diag(a) D diag(a); C is strictly lower triangular (flattened index).
+    R.noalias() = a.asDiagonal() * D * a.asDiagonal();  // diag(a) D diag(a)
+    X.noalias() = C.triangularView<Eigen::StrictlyLower>() * R;
+    M.noalias() = -(C * b.asDiagonal());
+    M -= X;
+    M.diagonal().array() += 1.0;
+    if (want_A) {
+      X.noalias() = C * a.asDiagonal();
+      M.triangularView<Eigen::UnitLower>().solveInPlace(X);  // M⁻¹ C diag(a)
+      A_sum.noalias() += a.asDiagonal() * X;
+    }
+    if (want_B) {
+      R.diagonal() += b;  // diag(a) D diag(a) + diag(b)
+      M.triangularView<Eigen::UnitLower>().solveInPlace<Eigen::OnTheRight>(R);  // (…) M⁻¹
+      B_sum += R;
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<StaticLayer> mlp_static_kernels(const Problem& pr) {
+  const int L = pr.depth;
+  const double s2 = pr.sigma * pr.sigma;
+  std::vector<Matrix> phi(L + 1), dphi(L + 1);  // phi[l] = Φ^l_st; dphi[l] = V_φ'(σ²Φ^{l−1}_st)
+  phi[0] = pr.data->Kx;
+  for (int l = 1; l <= L; ++l) {
+    phi[l] = gaussian_phi_kernel(pr.activation, s2 * phi[l - 1]);
+    dphi[l] = gaussian_dphi_kernel(pr.activation, s2 * phi[l - 1]);
+  }
+  std::vector<StaticLayer> out(L);
+  Matrix G = Matrix::Ones(pr.P(), pr.P());  // G^{L+1} = 1
+  for (int l = L; l >= 1; --l) {
+    G = s2 * G.cwiseProduct(dphi[l]);
+    out[l - 1] = StaticLayer{phi[l], G};
+  }
+  return out;
+}
+
+SiteAverages sample_mlp(const Problem& pr, const OrderParameters& state, const RowMatrix& delta) {
+  const int L = pr.depth;
+  const Index n = pr.n(), S = pr.samples, T = pr.T, P = pr.P();
+  SiteAverages out;
+  out.layers.resize(L);
+  out.sources.min_eigenvalue = std::numeric_limits<double>::infinity();
+  const double kernel_flops = 2.0 * kernel_estimate_flops(double(n), double(S));
+  for (int l = 1; l <= L; ++l) {
+    const MlpLayer layer(pr, state, delta, l);
+    const bool readout = l == L;
+    const bool want_A = pr.responses && l < L, want_B = pr.responses && l > 1;
+    LayerSamples samples;
+    samples.phi.resize(n, S);
+    samples.g.resize(n, S);
+    if (readout) samples.z_readout.resize(T, S);
+    const Index chunks = layer.chunks();
+    TwoTime Cd, Dd;
+    std::vector<Matrix> A_parts, B_parts;
+    if (want_A || want_B) {
+      Cd = layer.dense_C();
+      Dd = layer.dense_D();
+      if (want_A) A_parts.assign(chunks, Matrix::Zero(n, n));
+      if (want_B) B_parts.assign(chunks, Matrix::Zero(n, n));
+    }
+#pragma omp parallel for schedule(dynamic, 1)
+    for (Index j = 0; j < chunks; ++j) {
+      LayerSweep sweep = layer.make_sweep(j);
+      sweep.run(delta);
+      samples.store(j, sweep, readout, T, P);
+      if (want_A || want_B) {
+        Matrix dummy;
+        chunk_responses(pr, sweep, Cd, Dd, want_A, want_B, want_A ? A_parts[j] : dummy, want_B ? B_parts[j] : dummy);
+      }
+    }
+    LayerKernels& k = out.layers[l - 1];
+    k = layer_kernels(samples, out.relative_noise);
+    // Sum the chunks in a fixed order (thread-independent), then average.
+    auto total = [&](std::vector<Matrix>& parts) {
+      for (Index j = 1; j < chunks; ++j) parts[0] += parts[j];
+      return RowMatrix(parts[0] / double(S));
+    };
+    const std::vector<unsigned long long> shape{u64(T), u64(P), u64(T), u64(P)};
+    if (want_A) k.A = Response{total(A_parts), shape, "t,mu,s,nu"};
+    if (want_B) out.layers[l - 2].B = Response{total(B_parts), shape, "t,mu,s,nu"};
+    if (readout) readout_average(pr, samples, out.output, out.output_se);
+    const FactorReport rep = layer.source_report();
+    if (!(out.sources.min_eigenvalue <= rep.min_eigenvalue)) out.sources.min_eigenvalue = rep.min_eigenvalue;
+    out.sources.clipped_mass = std::max(out.sources.clipped_mass, rep.clipped_mass);
+    out.sources.jitter = std::max(out.sources.jitter, rep.jitter);
+    out.flops += kernel_flops + (l > 1 ? 2.0 * n * n * double(S) : 0.0) + (l < L ? 2.0 * n * n * double(S) : 0.0);
+    if (want_A || want_B) out.flops += double(S) * (2.0 * n * n * n);
+  }
+  return out;
+}
+
+}  // namespace dmft
