@@ -65,11 +65,16 @@ LayerSweep MlpLayer::make_sweep(Index chunk) const {
   const Index P = pr_.P(), n = pr_.n(), T = pr_.T, first = chunk * kSampleChunk;
   const Index m = std::min(kSampleChunk, pr_.samples - first);
   const Index nu = layer_ == 1 ? P : n, nr = r_root_ ? n : 1;
+  // u and r have streams of their own, each read in time order, and the n×n sources use a lower
+  // triangular (Cholesky) factor: the draws up to time t do not depend on T (causal sampling).
+  // Layer 1 keeps u and the scalar r in one stream (the two-layer model's convention).
   Matrix zu(nu, m), zr(nr, m);
   for (Index i = 0; i < m; ++i) {
     RandomStream rs(pr_.seed, StreamPurpose::source, u64(layer_), u64(first + i));
+    RandomStream rs_r(pr_.seed, StreamPurpose::source, u64(layer_) + (1ULL << 32), u64(first + i));
     for (Index k = 0; k < nu; ++k) zu(k, i) = rs.normal();
-    for (Index k = 0; k < nr; ++k) zr(k, i) = rs.normal();
+    RandomStream& r_stream = r_root_ ? rs_r : rs;
+    for (Index k = 0; k < nr; ++k) zr(k, i) = r_stream.normal();
   }
   Matrix u = layer_ == 1 ? Matrix(u_root_->draw(zu).replicate(T, 1)) : u_root_->draw(zu);
   Matrix r = r_root_ ? r_root_->draw(zr) : Matrix((pr_.sigma * zr).replicate(n, 1));

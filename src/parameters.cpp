@@ -43,6 +43,8 @@ std::vector<Violation> validate(const SolveParameters& p) {
   positive("gamma0", p.gamma0);
   one_of("error-update", p.error_update, {"exact", "ntk"});
   at_least("mc-samples", p.mc_samples, 64);
+  at_least("seed", p.seed, 0);
+  at_least("data-seed", p.data_seed, 0);
   one_of("strategy", p.strategy, {"iterate", "march"});
   positive("tol", p.tol);
   if (!(p.noise_fraction >= 0) || !std::isfinite(p.noise_fraction))

@@ -195,6 +195,7 @@ void run_stage(const Model& model, const Problem& problem, const SolverOptions& 
     } else {
       rec.r_delta = (k == 1 ? 0.0 : (delta - delta_used).cwiseAbs().maxCoeff() / y_scale);
       delta_used = delta;
+      state.Delta = delta;  // the Δ these kernels were sampled with (recomputed at the end)
     }
     sol.output_se = std::move(est.output_se);
     rec.noise = est.relative_noise;
@@ -280,6 +281,7 @@ Solution solve(const Model& model, const Problem& problem, const SolverOptions& 
   const Index first = options.continuation_window > 0 ? std::min<Index>(options.continuation_window, problem.T) : problem.T;
   Problem stage = problem;
   OrderParameters good;  // last converged window (T_done steps)
+  RowMatrix good_se;
   Index T_done = 0, step = first;
   long long k_total = 0;
   for (;;) {
@@ -292,6 +294,7 @@ Solution solve(const Model& model, const Problem& problem, const SolverOptions& 
       T_done = next;
       if (T_done == problem.T) break;
       good = sol.state;
+      good_se = sol.output_se;
       step *= 2;
       continue;
     }
@@ -302,6 +305,7 @@ Solution solve(const Model& model, const Problem& problem, const SolverOptions& 
   if (sum.reason != Termination::converged && T_done > 0 && stage.T > T_done) {
     // Keep the last converged window rather than a failed or unfinished longer one.
     sol.state = good;
+    sol.output_se = good_se;
     stage.T = T_done;
   }
   if (stage.T < problem.T) {  // stopped in an earlier window: keep the shapes of the full problem

@@ -41,7 +41,7 @@ double relu_kernel(double qa, double qb, double c) {
 }
 double step_kernel(double qa, double qb, double c) {
   const double s = std::sqrt(qa * qb);
-  if (s == 0.0) return 0.25;  // h = 0 surely: step(0) taken as 0 on one side; measure-zero case
+  if (s == 0.0) return 0.0;  // h = 0 surely, and the code takes φ'(0) = 0
   const double rho = std::clamp(c / s, -1.0, 1.0);
   return (pi - std::acos(rho)) / (2 * pi);
 }

@@ -15,6 +15,7 @@ struct SolveCommand {
   SolveParameters params;
   bool dry_run = false;
   std::string config_file;  // expanded by expand_config before parsing
+  bool P_given = false, D_given = false;  // set after parsing: --P / --D on the line or in the file
 };
 
 /// Replaces "--config FILE" (after the subcommand) by the file's options, placed before the

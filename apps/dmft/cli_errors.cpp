@@ -20,8 +20,13 @@ std::string describe_parse_error(const CLI::ParseError& e) {
   if (dynamic_cast<const CLI::ConfigError*>(&e) || what.find("INI") != std::string::npos ||
       what.find("configuration") != std::string::npos)
     return "--config: " + what + " (config keys are the option names without dashes)";
-  if (dynamic_cast<const CLI::ConversionError*>(&e) || dynamic_cast<const CLI::ValidationError*>(&e))
-    return what;
+  if (dynamic_cast<const CLI::ConversionError*>(&e)) {
+    // CLI11: "Could not convert: --eta = abc"
+    const auto colon = what.find(": ");
+    const std::string which = colon == std::string::npos ? what : what.substr(colon + 2);
+    return which + ": must be a number of the option's type (integer or real; see 'dmft solve --help')";
+  }
+  if (dynamic_cast<const CLI::ValidationError*>(&e)) return what;
   if (dynamic_cast<const CLI::RequiredError*>(&e)) return what + " (subcommands: solve, info)";
   return what;
 }

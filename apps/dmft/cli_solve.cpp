@@ -1,6 +1,9 @@
 #include <omp.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <tuple>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -40,7 +43,7 @@ std::string human_bytes(double b) {
 Dataset make_data(const SolveParameters& p) {
   if (!p.data.empty()) return load_dataset(p.data);
   if (p.dataset == "ds1") return make_ds1();
-  return make_synthetic(p.P, p.D, p.seed, synthetic_target_from_name(p.target));
+  return make_synthetic(p.P, p.D, std::uint64_t(p.data_seed), synthetic_target_from_name(p.target));
 }
 
 std::string trim(const std::string& x) {
@@ -124,6 +127,10 @@ void add_solve(CLI::App& app, SolveCommand& cmd) {
           ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // command line after config
   });
   s->add_flag("--dry-run", cmd.dry_run, "validate, print the memory and cost estimate, and exit");
+  s->callback([s, &cmd] {
+    cmd.P_given = s->count("--P") > 0;
+    cmd.D_given = s->count("--D") > 0;
+  });
 }
 
 int run_solve(const SolveCommand& cmd, const std::string& command_line) {
@@ -135,6 +142,21 @@ int run_solve(const SolveCommand& cmd, const std::string& command_line) {
     for (auto& v : model->validate(p)) bad.push_back(v);
   } catch (const InputError& e) {
     bad.insert(bad.begin(), Violation{"model", e.value(), e.rule()});
+  }
+  for (auto [given, name, value] : {std::tuple{cmd.P_given, "P", p.P}, std::tuple{cmd.D_given, "D", p.D}})
+    if (given && (!p.data.empty() || p.dataset == "ds1"))
+      bad.push_back({name, std::to_string(value),
+                     std::string("cannot be combined with ") + (p.data.empty() ? "--dataset ds1" : "--data") +
+                         " (the data set fixes P and D)"});
+  // Fail before the work, not after it: the output must be writable.
+  {
+    const std::string probe = p.output + ".tmp";
+    std::FILE* f = std::fopen(probe.c_str(), "wb");
+    if (!f) bad.push_back({"output", p.output, std::string("cannot be written (") + std::strerror(errno) + ")"});
+    else {
+      std::fclose(f);
+      std::remove(probe.c_str());
+    }
   }
   if (!bad.empty()) {
     std::vector<std::string> msgs;
@@ -158,7 +180,7 @@ int run_solve(const SolveCommand& cmd, const std::string& command_line) {
   pr.gamma0 = p.gamma0;
   pr.error_update = p.error_update == "ntk" ? ErrorUpdate::ntk : ErrorUpdate::exact;
   pr.samples = p.mc_samples;
-  pr.seed = p.seed;
+  pr.seed = std::uint64_t(p.seed);
 
   const CostEstimate cost = model->cost(pr);
   const double limit = p.max_memory_gb > 0 ? p.max_memory_gb * 1024.0 * 1024.0 * 1024.0 : available_memory_bytes();

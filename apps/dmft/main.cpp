@@ -8,9 +8,16 @@
 
 int main(int argc, char** argv) {
   dmft::keep_freed_memory();
+  // The recorded command line leaves out the run settings that cannot change the result
+  // (--threads, --quiet), so that the same inputs give byte-identical files (docs/FORMAT.md).
   std::string command_line;
   for (int i = 0; i < argc; ++i) {
     std::string a = argv[i];
+    if (a == "--quiet" || a.rfind("--threads=", 0) == 0) continue;
+    if (a == "--threads") {
+      ++i;
+      continue;
+    }
     if (a.find_first_of(" \t\"'") != std::string::npos) a = "'" + a + "'";
     command_line += (i ? " " : "") + a;
   }

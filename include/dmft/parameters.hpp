@@ -29,7 +29,8 @@ struct SolveParameters {
   std::string error_update = "exact";  // exact | ntk
   // Monte Carlo and the outer loop
   long long mc_samples = 4000;
-  unsigned long long seed = 1;
+  long long seed = 1;        // Monte Carlo streams
+  long long data_seed = 1;   // the synthetic data set
   std::string strategy = "iterate";  // iterate | march
   double tol = 1e-6;
   double noise_fraction = 0.1;
@@ -69,7 +70,8 @@ void for_each_parameter(P& p, V&& v) {
   v(ParameterInfo{"gamma0", "feature-learning strength γ0 (> 0; → 0 is the lazy/NTK limit)", true}, p.gamma0);
   v(ParameterInfo{"error-update", "exact (Δ = y − f from the readout average) | ntk (Euler recursion)", true}, p.error_update);
   v(ParameterInfo{"mc-samples", "Monte Carlo samples S of the single-site process (>= 64)", true}, p.mc_samples);
-  v(ParameterInfo{"seed", "master seed of every random stream (data and samples)", true}, p.seed);
+  v(ParameterInfo{"seed", "seed of the Monte Carlo samples (>= 0); vary it for independent replicas", true}, p.seed);
+  v(ParameterInfo{"data-seed", "seed of the synthetic data set (>= 0)", true}, p.data_seed);
   v(ParameterInfo{"strategy", "iterate (damped outer loop) | march (one causal sweep in time)", true}, p.strategy);
   v(ParameterInfo{"tol", "stop when the relative change per iteration is below max(tol, noise-fraction·ν)", true}, p.tol);
   v(ParameterInfo{"noise-fraction", "fraction of the Monte Carlo noise floor ν below which iterating stops (>= 0)", true}, p.noise_fraction);

@@ -62,7 +62,10 @@ TEST_CASE("bad input: one line naming the option, the value and the rule; exit c
   check_bad("--model resnet9000", "--model = 'resnet9000': unknown model; registered models: deep_linear, two_layer");
   check_bad("--activation sigmoid", "--activation = 'sigmoid': must be one of");
   check_bad("--eta -0.5", "--eta = -0.5: must be finite and > 0");
-  check_bad("--eta abc", "--eta");
+  check_bad("--eta abc", "--eta = abc: must be a number");
+  check_bad("--seed -3", "--seed = -3: must be >= 0");
+  check_bad("--dataset ds1 --P 12", "--P = 12: cannot be combined with --dataset ds1");
+  check_bad("--output /no/such/dir/x.h5", "--output = /no/such/dir/x.h5: cannot be written");
   check_bad("--etta 0.5", "--etta");
   check_bad("--depth 2", "--depth = 2: model two_layer has exactly one hidden layer");
   check_bad("--P 20000 --T 5000", "--T = 5000: P·T = 100000000 needs an estimated");
@@ -129,8 +132,8 @@ TEST_CASE("the same seed gives the same file bit for bit, whatever the thread co
   namespace fs = std::filesystem;
   for (const char* dir : {"threads1", "threads2"}) fs::create_directories(tmp(dir));
   const std::string args = "solve --quiet --T 15 --mc-samples 300 --activation tanh --output out.h5";
-  const Run a = run(args, "cd " + tmp("threads1") + " && OMP_NUM_THREADS=1");
-  const Run b = run(args, "cd " + tmp("threads2") + " && OMP_NUM_THREADS=2");
+  const Run a = run(args + " --threads 1", "cd " + tmp("threads1") + " &&");
+  const Run b = run(args + " --threads 2", "cd " + tmp("threads2") + " &&");
   REQUIRE(a.code == 0);
   REQUIRE(b.code == 0);
   const std::string fa = read_file(tmp("threads1/out.h5")), fb = read_file(tmp("threads2/out.h5"));
