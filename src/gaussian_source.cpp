@@ -22,12 +22,12 @@ GaussianSource GaussianSource::symmetric_root(const Matrix& covariance) {
   return s;
 }
 
-GaussianSource GaussianSource::jittered_cholesky(const Matrix& covariance) {
+GaussianSource GaussianSource::jittered_cholesky(const Matrix& covariance, double relative, double scale) {
   const Index m = covariance.rows();
-  const double scale = m ? covariance.diagonal().mean() : 1.0;
+  if (!(scale > 0)) scale = m ? covariance.diagonal().mean() : 1.0;
   GaussianSource s;
   s.report_.min_eigenvalue = std::numeric_limits<double>::quiet_NaN();
-  for (double eps : {0.0, 1e-14, 1e-13, 1e-12, 1e-11, 1e-10, 1e-9, 1e-8, 1e-7, 1e-6}) {
+  for (double eps = relative; eps <= 1e-5; eps *= 10) {
     Matrix shifted = covariance;
     shifted.diagonal().array() += eps * scale;
     Eigen::LLT<Matrix> llt(shifted);
@@ -37,7 +37,7 @@ GaussianSource GaussianSource::jittered_cholesky(const Matrix& covariance) {
       return s;
     }
   }
-  throw std::runtime_error("covariance is not positive semidefinite even with a jitter of 1e-6·mean(diag)");
+  throw std::runtime_error("covariance is not positive semidefinite even with a relative jitter of 1e-5");
 }
 
 }  // namespace dmft

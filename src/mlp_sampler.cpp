@@ -28,13 +28,18 @@ MlpLayer::MlpLayer(const Problem& pr, const OrderParameters& state, const RowMat
   const double s2 = pr.sigma * pr.sigma, c = pr.coupling();
   const bool responses = pr.responses;
   // Sources.
+  // n×n sources: Cholesky with a fixed relative jitter on the scale of the t = 0 block, so that
+  // the draws are continuous and causal (independent of T).
+  auto causal_root = [&](const TwoTime& K) {
+    const double scale = s2 * K.topLeftCorner(pr.P(), pr.P()).diagonal().mean();
+    return std::make_unique<GaussianSource>(GaussianSource::jittered_cholesky(s2 * Matrix(K), 1e-10, scale));
+  };
   if (layer == 1) {
     u_root_ = std::make_unique<GaussianSource>(GaussianSource::symmetric_root(s2 * pr.data->Kx));
   } else {
-    u_root_ = std::make_unique<GaussianSource>(GaussianSource::jittered_cholesky(s2 * Matrix(state.layers[layer - 2].Phi)));
+    u_root_ = causal_root(state.layers[layer - 2].Phi);
   }
-  if (layer < L)
-    r_root_ = std::make_unique<GaussianSource>(GaussianSource::jittered_cholesky(s2 * Matrix(state.layers[layer].G)));
+  if (layer < L) r_root_ = causal_root(state.layers[layer].G);
   // C^l: tiled c·Kx on layer 1, dense otherwise.
   C_.c = c;
   if (layer == 1) {
@@ -65,15 +70,15 @@ LayerSweep MlpLayer::make_sweep(Index chunk) const {
   const Index P = pr_.P(), n = pr_.n(), T = pr_.T, first = chunk * kSampleChunk;
   const Index m = std::min(kSampleChunk, pr_.samples - first);
   const Index nu = layer_ == 1 ? P : n, nr = r_root_ ? n : 1;
-  // u and r have streams of their own, each read in time order, and the n×n sources use a lower
-  // triangular (Cholesky) factor: the draws up to time t do not depend on T (causal sampling).
-  // Layer 1 keeps u and the scalar r in one stream (the two-layer model's convention).
+  // Normals are read in time order and the n×n sources use a lower triangular (Cholesky)
+  // factor, so the draws up to time t do not depend on T (causal sampling). Layer 1 reads r
+  // after its P (T-independent) normals of u; deeper layers read r from a stream of its own.
   Matrix zu(nu, m), zr(nr, m);
   for (Index i = 0; i < m; ++i) {
     RandomStream rs(pr_.seed, StreamPurpose::source, u64(layer_), u64(first + i));
     RandomStream rs_r(pr_.seed, StreamPurpose::source, u64(layer_) + (1ULL << 32), u64(first + i));
     for (Index k = 0; k < nu; ++k) zu(k, i) = rs.normal();
-    RandomStream& r_stream = r_root_ ? rs_r : rs;
+    RandomStream& r_stream = layer_ == 1 ? rs : rs_r;
     for (Index k = 0; k < nr; ++k) zr(k, i) = r_stream.normal();
   }
   Matrix u = layer_ == 1 ? Matrix(u_root_->draw(zu).replicate(T, 1)) : u_root_->draw(zu);

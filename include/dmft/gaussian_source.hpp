@@ -18,9 +18,14 @@ class GaussianSource {
  public:
   /// Σ^{1/2} = V diag(√max(λ,0)) Vᵀ; reports λ_min and the clipped mass Σ|λ₋| / tr Σ.
   static GaussianSource symmetric_root(const Matrix& covariance);
-  /// Lower Cholesky factor of Σ + εI with the smallest ε ∈ {0, 1e-14, 1e-13, …}·mean(diag Σ)
-  /// that succeeds; reports ε (λ_min is not computed: NaN).
-  static GaussianSource jittered_cholesky(const Matrix& covariance);
+  /// Lower Cholesky factor of Σ + εI with ε = relative·scale, raised tenfold until the
+  /// factorisation succeeds (scale ≤ 0: mean(diag Σ)); reports ε (λ_min is not computed: NaN).
+  /// The factor is lower triangular, so x's first k entries depend only on Σ's leading k×k
+  /// block and ζ's first k entries: with a `scale` that does not depend on the matrix size,
+  /// draws are causal (a source on T' < T steps is the head of the source on T steps). The
+  /// jitter is always added: a singular Σ has no unique Cholesky factor, and an unpivoted one
+  /// is then not continuous.
+  static GaussianSource jittered_cholesky(const Matrix& covariance, double relative = 1e-10, double scale = 0);
 
   /// x = R ζ for ζ ~ N(0, I): each column of `normals` is one sample.
   Matrix draw(const Matrix& normals) const { return factor_ * normals; }

@@ -36,3 +36,14 @@ TEST_CASE("jittered Cholesky factors a singular covariance with a small jitter")
   CHECK(s.report().jitter < 1e-5 * sigma.diagonal().mean());
   CHECK((s.factor() * s.factor().transpose() - sigma).norm() < 1e-5 * sigma.norm());
 }
+
+TEST_CASE("jittered Cholesky draws are causal: the head of a longer source equals the shorter one") {
+  // A singular (rank-2) covariance, as tiled static kernels are.
+  Matrix V = Matrix::Random(12, 2);
+  const Matrix sigma = V * V.transpose();
+  const double scale = sigma(0, 0);
+  const Matrix z = Matrix::Random(12, 3);
+  const Matrix longer = GaussianSource::jittered_cholesky(sigma, 1e-10, scale).draw(z);
+  const Matrix shorter = GaussianSource::jittered_cholesky(sigma.topLeftCorner(7, 7), 1e-10, scale).draw(z.topRows(7));
+  CHECK((longer.topRows(7) - shorter).cwiseAbs().maxCoeff() < 1e-6);
+}
