@@ -155,32 +155,70 @@ namespace {
 /// Per-sample pathwise responses of one chunk, summed (§3.4.2).
 void chunk_responses(const Problem& pr, const LayerSweep& sw, const TwoTime& C, const TwoTime& D, bool want_A,
                      bool want_B, Matrix& A_sum, Matrix& B_sum) {
-  const Index n = pr.n();
-  Matrix X(n, n), M(n, n), R(n, n);
+  const Index n = pr.n(), P = pr.P();
+  ResponseWorkspace work(n);
+  Vector a(n), b(n);
   for (Index i = 0; i < sw.samples(); ++i) {
-    const Vector a = sw.dphi().col(i);
-    Vector b(n);
+    a = sw.dphi().col(i);
     for (Index k = 0; k < n; ++k) b[k] = pr.activation.ddphi(sw.h()(k, i)) * sw.z()(k, i);
-    // M = I − C diag(b) − C diag(a) D diag(a); C is strictly lower triangular (flattened index).
-    R.noalias() = a.asDiagonal() * D * a.asDiagonal();  // diag(a) D diag(a)
-    X.noalias() = C.triangularView<Eigen::StrictlyLower>() * R;
-    M.noalias() = -(C * b.asDiagonal());
-    M -= X;
-    M.diagonal().array() += 1.0;
-    if (want_A) {
-      X.noalias() = C * a.asDiagonal();
-      M.triangularView<Eigen::UnitLower>().solveInPlace(X);  // M⁻¹ C diag(a)
-      A_sum.noalias() += a.asDiagonal() * X;
-    }
-    if (want_B) {
-      R.diagonal() += b;  // diag(a) D diag(a) + diag(b)
-      M.triangularView<Eigen::UnitLower>().solveInPlace<Eigen::OnTheRight>(R);  // (…) M⁻¹
-      B_sum += R;
-    }
+    add_pathwise_responses(C, D, a, b, P, want_A, want_B, A_sum, B_sum, work);
   }
 }
 
 }  // namespace
+
+Index response_block_width(Index P) { return P * std::max<Index>(1, 64 / P); }
+
+double pathwise_response_flops(double n, bool want_A, bool want_B) {
+  // M: Σ_blocks 2·w·e² ≈ 2n³/3; A: triangular solves on the causal columns ≈ n³/3; B: ≈ n³/3.
+  return (2.0 / 3.0) * n * n * n + (want_A ? n * n * n / 3.0 : 0.0) + (want_B ? n * n * n / 3.0 : 0.0);
+}
+
+void add_pathwise_responses(const TwoTime& C, const TwoTime& D, const Vector& a, const Vector& b, Index P,
+                            bool want_A, bool want_B, Matrix& A_sum, Matrix& B_sum, ResponseWorkspace& w,
+                            Index block) {
+  const Index n = C.rows(), bw = block > 0 ? block : response_block_width(P);
+  Matrix& M = w.M;
+  Matrix& R = w.R;
+  Matrix& X = w.X;
+  // R = diag(a) D diag(a): block-lower in time, with equal-time blocks.
+  R.noalias() = a.asDiagonal() * D * a.asDiagonal();
+  // M = I − C diag(b) − C R. Row block [r0, r0+w) ends at time t1 = (r0+w)/P − 1; C reaches only
+  // columns before t1·P, and so does R restricted to those rows: work on the leading e columns.
+  M.setZero();
+  for (Index r0 = 0; r0 < n; r0 += bw) {
+    const Index rows = std::min(bw, n - r0), e = r0 + rows - P;
+    if (e > 0) {
+      auto Cb = C.block(r0, 0, rows, e);
+      M.block(r0, 0, rows, e).noalias() = -(Cb * b.head(e).asDiagonal());
+      M.block(r0, 0, rows, e).noalias() -= Cb * R.topLeftCorner(e, e);
+    }
+  }
+  M.diagonal().array() += 1.0;
+  if (want_A) {
+    // A = diag(a) M⁻¹ C diag(a): the right-hand side is strictly block-lower, so column block
+    // [c0, c0+w) is zero above row c0 + P, and so is the solution.
+    for (Index c0 = 0; c0 < n; c0 += bw) {
+      const Index cols = std::min(bw, n - c0), r = c0 + P;
+      if (r >= n) break;
+      auto Xb = X.block(r, c0, n - r, cols);
+      Xb.noalias() = C.block(r, c0, n - r, cols) * a.segment(c0, cols).asDiagonal();
+      M.block(r, r, n - r, n - r).triangularView<Eigen::UnitLower>().solveInPlace(Xb);
+      A_sum.block(r, c0, n - r, cols).noalias() += a.segment(r, n - r).asDiagonal() * Xb;
+    }
+  }
+  if (want_B) {
+    // B = (R + diag(b)) M⁻¹: row block [r0, r0+w) has entries only before r0 + w.
+    R.diagonal() += b;
+    for (Index r0 = 0; r0 < n; r0 += bw) {
+      const Index rows = std::min(bw, n - r0), e = r0 + rows;
+      auto Xb = X.block(r0, 0, rows, e);
+      Xb = R.block(r0, 0, rows, e);
+      M.topLeftCorner(e, e).triangularView<Eigen::UnitLower>().solveInPlace<Eigen::OnTheRight>(Xb);
+      B_sum.block(r0, 0, rows, e) += Xb;
+    }
+  }
+}
 
 std::vector<StaticLayer> mlp_static_kernels(const Problem& pr) {
   const int L = pr.depth;
@@ -250,7 +288,7 @@ SiteAverages sample_mlp(const Problem& pr, const OrderParameters& state, const R
     out.sources.clipped_mass = std::max(out.sources.clipped_mass, rep.clipped_mass);
     out.sources.jitter = std::max(out.sources.jitter, rep.jitter);
     out.flops += kernel_flops + (l > 1 ? 2.0 * n * n * double(S) : 0.0) + (l < L ? 2.0 * n * n * double(S) : 0.0);
-    if (want_A || want_B) out.flops += double(S) * (2.0 * n * n * n);
+    if (want_A || want_B) out.flops += double(S) * pathwise_response_flops(double(n), want_A, want_B);
   }
   return out;
 }

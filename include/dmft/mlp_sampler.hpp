@@ -62,6 +62,24 @@ void readout_average(const Problem& pr, const LayerSamples& s, RowMatrix& f, Row
 ///   Φ^l = V_φ(σ²Φ^{l−1}) with Φ^0 = Kx;  G^L = σ² V_φ'(σ²Φ^{L−1});  G^l = σ² G^{l+1} ∘ V_φ'(σ²Φ^{l−1}).
 std::vector<StaticLayer> mlp_static_kernels(const Problem& pr);
 
+/// Work matrices of add_pathwise_responses (n×n each), reused across samples.
+struct ResponseWorkspace {
+  explicit ResponseWorkspace(Index n) : M(n, n), R(n, n), X(n, n) {}
+  Matrix M, R, X;
+};
+
+/// Adds one sample's pathwise responses to A_sum (diag(a) M⁻¹ C diag(a)) and B_sum
+/// ((diag(a) D diag(a) + diag(b)) M⁻¹), M = I − C diag(b) − C diag(a) D diag(a). C must be
+/// strictly block-lower and D block-lower in time (blocks of P). Only the causal parts are
+/// computed, in row/column blocks of `block` (a multiple of P; 0: about 64): ≈ 2n³ flops per
+/// sample for both, a third of dense products.
+void add_pathwise_responses(const TwoTime& C, const TwoTime& D, const Vector& a, const Vector& b, Index P,
+                            bool want_A, bool want_B, Matrix& A_sum, Matrix& B_sum, ResponseWorkspace& work,
+                            Index block = 0);
+Index response_block_width(Index P);
+/// Flops of add_pathwise_responses for one sample (to leading order in n).
+double pathwise_response_flops(double n, bool want_A, bool want_B);
+
 /// The whole single-site map of an L-layer MLP (L = problem.depth).
 SiteAverages sample_mlp(const Problem& pr, const OrderParameters& state, const RowMatrix& delta);
 

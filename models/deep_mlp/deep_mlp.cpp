@@ -45,11 +45,14 @@ class DeepMlp final : public Model {
     c.peak_bytes = 8.0 * (L * (responses ? 12.0 : 8.0) * n * n + 2.0 * n * S + 2.0 * n * n +
                           (responses ? 2.0 * chunks * n * n + 2.0 * 3.0 * n * n : 0.0));
     const double kernel = 2.0 * kernel_estimate_flops(n, S);
-    const double jacobian = responses ? S * 5.0 * n * n * n : 0.0;  // per layer needing responses
-    c.dominant_step = responses ? "per-sample Jacobians of the responses (triangular, ≈ 5 n³ per sample)"
+    // Responses: A in layers 1..L−1, B in layers 2..L (both in the middle ones).
+    double jacobian = 0;
+    for (int l = 1; responses && l <= pr.depth; ++l)
+      jacobian += S * pathwise_response_flops(n, l < pr.depth, l > 1);
+    c.dominant_step = responses ? "per-sample Jacobians of the responses (causal blocks only, ≈ (4/3) n³ per sample and layer)"
                                 : "kernel estimation Φ = ⟨φφᵀ⟩, G = ⟨ggᵀ⟩";
-    c.dominant_flops = responses ? L * jacobian : L * kernel;
-    c.flops_per_iteration = L * (kernel + jacobian + 4.0 * n * n * S);
+    c.dominant_flops = responses ? jacobian : L * kernel;
+    c.flops_per_iteration = L * (kernel + 4.0 * n * n * S) + jacobian;
     return c;
   }
 };

@@ -56,3 +56,28 @@ TEST_CASE("causality: Δ(s) for s >= t never changes time t") {
   CHECK((a.g().topRows(k) - b.g().topRows(k)).norm() == 0.0);
   CHECK((a.h().bottomRows(n - k) - b.h().bottomRows(n - k)).norm() > 0.0);
 }
+
+#include "dmft/mlp_sampler.hpp"
+
+TEST_CASE("pathwise responses on the causal blocks equal the dense formulas of theory mlp.md §3.4.2") {
+  const Index T = 7, P = 3, n = T * P;
+  TwoTime C = TwoTime::Random(n, n), D = TwoTime::Random(n, n);
+  for (Index t = 0; t < T; ++t)
+    for (Index s = 0; s < T; ++s) {
+      if (s >= t) C.block(t * P, s * P, P, P).setZero();  // strictly causal
+      if (s > t) D.block(t * P, s * P, P, P).setZero();   // causal, equal-time blocks kept
+    }
+  const Vector a = Vector::Random(n), b = Vector::Random(n);
+  const Matrix M = Matrix::Identity(n, n) - Matrix(C) * b.asDiagonal() - Matrix(C) * a.asDiagonal() * Matrix(D) * a.asDiagonal();
+  const Matrix Minv = M.inverse();
+  const Matrix A_dense = a.asDiagonal() * Minv * Matrix(C) * a.asDiagonal();
+  const Matrix B_dense = (a.asDiagonal() * Matrix(D) * a.asDiagonal() + Matrix(b.asDiagonal())) * Minv;
+  for (Index block : {P, 2 * P, 3 * P, Index(0)}) {
+    CAPTURE(block);
+    Matrix A = Matrix::Zero(n, n), B = Matrix::Zero(n, n);
+    ResponseWorkspace w(n);
+    add_pathwise_responses(C, D, a, b, P, true, true, A, B, w, block);
+    CHECK((A - A_dense).cwiseAbs().maxCoeff() < 1e-10 * (1 + A_dense.cwiseAbs().maxCoeff()));
+    CHECK((B - B_dense).cwiseAbs().maxCoeff() < 1e-10 * (1 + B_dense.cwiseAbs().maxCoeff()));
+  }
+}

@@ -106,3 +106,15 @@ TEST_CASE("ReLU weight-scale identity: σ equals γ0' = γ0/σ², η' = ησ² a
     CHECK((a.state.layers[0].G - sigma * sigma * b.state.layers[0].G).norm() < 1e-8 * a.state.layers[0].G.norm());
   }
 }
+
+TEST_CASE("deep_mlp with one hidden layer is the two_layer model, bit for bit") {
+  const Dataset d = make_ds1();
+  for (ErrorUpdate mode : {ErrorUpdate::exact, ErrorUpdate::ntk}) {
+    const Problem p = make_problem(d, "tanh", 12, 0.5, 1.0, 300, 9, mode);
+    const Solution a = solve(*make_model("two_layer"), p, SolverOptions{});
+    const Solution b = solve(*make_model("deep_mlp"), p, SolverOptions{});
+    CHECK(same_bytes(a.state.Delta, b.state.Delta));
+    CHECK(same_bytes(a.state.layers[0].Phi, b.state.layers[0].Phi));
+    CHECK(same_bytes(a.state.layers[0].G, b.state.layers[0].G));
+  }
+}

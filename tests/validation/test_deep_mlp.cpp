@@ -68,6 +68,7 @@ TEST_CASE("tanh, L = 2, DS1 (T17): loss, kernels and the paired Euler − exact 
   const Index P = d.P(), last = 15 * P;
   std::vector<double> paired;
   std::vector<double> loss[4], phi1, phi2, phi2_07, g1, g2;
+  std::vector<double> eloss[4], ephi1, ephi2, ephi2_07, eg1, eg2;  // the "euler" (ntk) column
   const Index ts[4] = {1, 5, 10, 15};
   const double loss_ref[4] = {0.9553, 0.7839, 0.5505, 0.3138}, loss_sem[4] = {0.0005, 0.0025, 0.0045, 0.0048};
   for (std::uint64_t seed = 100; seed < 104; ++seed) {
@@ -84,7 +85,20 @@ TEST_CASE("tanh, L = 2, DS1 (T17): loss, kernels and the paired Euler − exact 
     phi2_07.push_back(se.state.layers[1].Phi(last, last + 7));
     g1.push_back(se.state.layers[0].G(last, last));
     g2.push_back(se.state.layers[1].G(last, last));
+    for (int i = 0; i < 4; ++i) eloss[i].push_back(sn.loss[ts[i]]);
+    ephi1.push_back(sn.state.layers[0].Phi(last, last));
+    ephi2.push_back(sn.state.layers[1].Phi(last, last));
+    ephi2_07.push_back(sn.state.layers[1].Phi(last, last + 7));
+    eg1.push_back(sn.state.layers[0].G(last, last));
+    eg2.push_back(sn.state.layers[1].G(last, last));
   }
+  const double eloss_ref[4] = {0.9554, 0.7866, 0.5576, 0.3216}, eloss_sem[4] = {0.0004, 0.0020, 0.0038, 0.0043};
+  for (int i = 0; i < 4; ++i) check_mean(eloss[i], eloss_ref[i], eloss_sem[i], "loss (ntk)");
+  check_mean(ephi1, 0.2741, 0.0016, "Phi1(15,15)[0,0] (ntk)");
+  check_mean(ephi2, 0.2239, 0.0015, "Phi2(15,15)[0,0] (ntk)");
+  check_mean(ephi2_07, -0.1567, 0.0019, "Phi2(15,15)[0,7] (ntk)");
+  check_mean(eg1, 1.294, 0.015, "G1(15,15)[0,0] (ntk)");
+  check_mean(eg2, 1.067, 0.006, "G2(15,15)[0,0] (ntk)");
   // The references are means over 6 seeds with the quoted standard errors.
   for (int i = 0; i < 4; ++i) check_mean(loss[i], loss_ref[i], loss_sem[i], "loss (exact)");
   check_mean(phi1, 0.2740, 0.0016, "Phi1(15,15)[0,0]");
