@@ -104,7 +104,7 @@ FactorReport MlpLayer::source_report() const {
   FactorReport r = u_root_->report();
   if (r_root_) {
     const FactorReport& q = r_root_->report();
-    if (!(r.min_eigenvalue <= q.min_eigenvalue)) r.min_eigenvalue = q.min_eigenvalue;
+    if (q.min_eigenvalue < r.min_eigenvalue || std::isnan(r.min_eigenvalue)) r.min_eigenvalue = q.min_eigenvalue;
     r.clipped_mass = std::max(r.clipped_mass, q.clipped_mass);
     r.jitter = std::max(r.jitter, q.jitter);
   }
@@ -284,7 +284,7 @@ SiteAverages sample_mlp(const Problem& pr, const OrderParameters& state, const R
     if (want_B) out.layers[l - 2].B = Response{total(B_parts), shape, "t,mu,s,nu"};
     if (readout) readout_average(pr, samples, out.output, out.output_se);
     const FactorReport rep = layer.source_report();
-    if (!(out.sources.min_eigenvalue <= rep.min_eigenvalue)) out.sources.min_eigenvalue = rep.min_eigenvalue;
+    if (rep.min_eigenvalue < out.sources.min_eigenvalue) out.sources.min_eigenvalue = rep.min_eigenvalue;  // NaN: not computed
     out.sources.clipped_mass = std::max(out.sources.clipped_mass, rep.clipped_mass);
     out.sources.jitter = std::max(out.sources.jitter, rep.jitter);
     out.flops += kernel_flops + (l > 1 ? 2.0 * n * n * double(S) : 0.0) + (l < L ? 2.0 * n * n * double(S) : 0.0);

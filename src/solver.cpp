@@ -41,7 +41,7 @@ bool all_finite(const SiteAverages& s) {
 }
 
 void note_source(FactorReport& worst, const FactorReport& r) {
-  if (!(worst.min_eigenvalue <= r.min_eigenvalue)) worst.min_eigenvalue = r.min_eigenvalue;
+  if (r.min_eigenvalue < worst.min_eigenvalue) worst.min_eigenvalue = r.min_eigenvalue;  // NaN: not computed
   worst.clipped_mass = std::max(worst.clipped_mass, r.clipped_mass);
   worst.jitter = std::max(worst.jitter, r.jitter);
 }

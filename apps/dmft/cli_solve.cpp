@@ -240,8 +240,11 @@ int run_solve(const SolveCommand& cmd, const std::string& command_line) {
             << " iteration(s) (" << s.message << ") in " << s.wall_seconds << " s. Loss " << sol.loss[0]
             << " at t = 0, " << sol.loss[pr.T - 1] << " at t = " << pr.T - 1;
   if (model->stochastic() && !s.history.empty())
-    std::cout << "; Monte Carlo noise floor " << s.history.back().noise << "; smallest source eigenvalue "
-              << s.worst_source.min_eigenvalue;
+  {
+    std::cout << "; Monte Carlo noise floor " << s.history.back().noise;
+    std::cout << "; smallest source eigenvalue " << s.worst_source.min_eigenvalue;
+    if (s.worst_source.jitter > 0) std::cout << " (Cholesky sources: jitter up to " << s.worst_source.jitter << ")";
+  }
   std::cout << ". Wrote " << p.output << ".\n";
   return exit_code(s.reason);
 }
