@@ -254,29 +254,35 @@ SiteAverages sample_mlp(const Problem& pr, const OrderParameters& state, const R
     samples.g.resize(n, S);
     if (readout) samples.z_readout.resize(T, S);
     const Index chunks = layer.chunks();
+    // Chunks are processed in a fixed number of groups, each a contiguous run of chunks in
+    // order, with one response accumulator per group: memory O(groups·n²) whatever S, and sums
+    // that do not depend on the thread count.
+    const Index groups = std::min<Index>(chunks, kResponseGroups);
     TwoTime Cd, Dd;
     std::vector<Matrix> A_parts, B_parts;
     if (want_A || want_B) {
       Cd = layer.dense_C();
       Dd = layer.dense_D();
-      if (want_A) A_parts.assign(chunks, Matrix::Zero(n, n));
-      if (want_B) B_parts.assign(chunks, Matrix::Zero(n, n));
+      if (want_A) A_parts.assign(groups, Matrix::Zero(n, n));
+      if (want_B) B_parts.assign(groups, Matrix::Zero(n, n));
     }
 #pragma omp parallel for schedule(dynamic, 1)
-    for (Index j = 0; j < chunks; ++j) {
-      LayerSweep sweep = layer.make_sweep(j);
-      sweep.run(delta);
-      samples.store(j, sweep, readout, T, P);
-      if (want_A || want_B) {
-        Matrix dummy;
-        chunk_responses(pr, sweep, Cd, Dd, want_A, want_B, want_A ? A_parts[j] : dummy, want_B ? B_parts[j] : dummy);
+    for (Index grp = 0; grp < groups; ++grp) {
+      Matrix dummy;
+      for (Index j = chunks * grp / groups; j < chunks * (grp + 1) / groups; ++j) {
+        LayerSweep sweep = layer.make_sweep(j);
+        sweep.run(delta);
+        samples.store(j, sweep, readout, T, P);
+        if (want_A || want_B)
+          chunk_responses(pr, sweep, Cd, Dd, want_A, want_B, want_A ? A_parts[grp] : dummy,
+                          want_B ? B_parts[grp] : dummy);
       }
     }
     LayerKernels& k = out.layers[l - 1];
     k = layer_kernels(samples, out.relative_noise);
     // Sum the chunks in a fixed order (thread-independent), then average.
     auto total = [&](std::vector<Matrix>& parts) {
-      for (Index j = 1; j < chunks; ++j) parts[0] += parts[j];
+      for (Index j = 1; j < groups; ++j) parts[0] += parts[j];
       return RowMatrix(parts[0] / double(S));
     };
     const std::vector<unsigned long long> shape{u64(T), u64(P), u64(T), u64(P)};

@@ -124,7 +124,12 @@ OrderParameters extend_in_time(const OrderParameters& in, Index T_old, Index T_n
     const Index rows_per_t = r.values.rows() / T_old, cols_per_t = r.values.cols() / T_old;
     out.values = RowMatrix::Zero(rows_per_t * T_new, cols_per_t * T_new);
     out.values.topLeftCorner(r.values.rows(), r.values.cols()) = r.values;
-    out.shape[0] = out.shape[out.shape.size() / 2] = static_cast<unsigned long long>(T_new);
+    // The row index is the leading dims of the shape (time first), the column index the rest
+    // (time first): find where the columns start and update both time dims.
+    std::size_t k = 0;
+    for (unsigned long long rows = 1; k < r.shape.size() && rows < static_cast<unsigned long long>(r.values.rows()); ++k)
+      rows *= r.shape[k];
+    out.shape[0] = out.shape[k] = static_cast<unsigned long long>(T_new);
     return out;
   };
   OrderParameters out;

@@ -23,6 +23,8 @@ namespace dmft {
 
 /// Samples per block; fixed, so that results do not depend on the thread count.
 inline constexpr Index kSampleChunk = 64;
+/// Groups of chunks that accumulate responses separately (fixed: thread-independent sums).
+inline constexpr Index kResponseGroups = 16;
 
 /// One layer's sources and couplings for a given state and Δ.
 class MlpLayer {

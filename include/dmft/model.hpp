@@ -64,9 +64,10 @@ struct Problem {
 
 /// The order parameters of one layer.
 /// A response function stored with its own layout: `values` is the row-major flattening of an
-/// array of shape `shape` (e.g. (T,P,T,P), or (T,P,T) for the deep linear reduced A). Time is
-/// the leading index of each half of the shape, so a response on T' steps is the top-left
-/// corner of the same response on T > T' steps.
+/// array of shape `shape` (e.g. (T,P,T,P), or (T,P,T) and (T,T,P) for the deep linear reduced
+/// A and B). The leading dims of `shape` make the row index and the rest the column index, each
+/// with time first, so a response on T' steps is the top-left corner of the same response on
+/// T > T' steps.
 struct Response {
   RowMatrix values;  // empty: the layer has no such response
   std::vector<unsigned long long> shape;

@@ -37,13 +37,13 @@ class DeepMlp final : public Model {
 
   CostEstimate cost(const Problem& pr) const override {
     const double n = double(pr.n()), S = double(pr.samples), L = double(pr.depth);
-    const double chunks = std::ceil(S / double(kSampleChunk));
+    const double groups = std::min(std::ceil(S / double(kSampleChunk)), double(kResponseGroups));
     const bool responses = pr.responses && pr.depth > 1;
     CostEstimate c;
     // per layer: state Φ, G (+ errors) and A, B; the new estimate of the same; sample matrices;
     // dense couplings C, D; per-chunk response accumulators (and 3 n×n work matrices per thread)
     c.peak_bytes = 8.0 * (L * (responses ? 12.0 : 8.0) * n * n + 2.0 * n * S + 2.0 * n * n +
-                          (responses ? 2.0 * chunks * n * n + 2.0 * 3.0 * n * n : 0.0));
+                          (responses ? 2.0 * groups * n * n + 2.0 * 3.0 * n * n : 0.0));
     const double kernel = 2.0 * kernel_estimate_flops(n, S);
     // Responses: A in layers 1..L−1, B in layers 2..L (both in the middle ones).
     double jacobian = 0;
