@@ -12,8 +12,10 @@
 #include <string>
 
 #include "dmft/h5_util.hpp"
+#include "write_dataset.hpp"
 
 using namespace dmft;
+using dmft::test::write_xy;
 
 namespace {
 struct Run {
@@ -39,13 +41,6 @@ std::string read_file(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-void write_xy(const std::string& path, const RowMatrix& X, const Vector& y) {
-  h5::silence_errors();
-  H5::H5File f(path, H5F_ACC_TRUNC);
-  H5::Group root = f.openGroup("/");
-  h5::write_array(root, "X", X.data(), {hsize_t(X.rows()), hsize_t(X.cols())}, "mu,d");
-  h5::write_array(root, "y", y.data(), {hsize_t(y.size())}, "mu");
-}
 
 void check_bad(const std::string& args, const std::string& expected) {
   CAPTURE(args);

@@ -6,8 +6,10 @@
 #include "dmft/data.hpp"
 #include "dmft/errors.hpp"
 #include "dmft/h5_util.hpp"
+#include "write_dataset.hpp"
 
 using namespace dmft;
+using dmft::test::write_xy;
 
 TEST_CASE("DS1 matches theory mlp.md Appendix B") {
   const Dataset d = make_ds1();
@@ -32,16 +34,6 @@ TEST_CASE("synthetic data is reproducible from the seed") {
   CHECK(lin.y.squaredNorm() / 50 == doctest::Approx(1.0));
   CHECK((a.Kx - a.X * a.X.transpose() / 5.0).norm() < 1e-14);
 }
-
-namespace {
-void write_xy(const std::string& path, const RowMatrix& X, const Vector& y) {
-  h5::silence_errors();
-  H5::H5File f(path, H5F_ACC_TRUNC);
-  H5::Group root = f.openGroup("/");
-  h5::write_array(root, "X", X.data(), {hsize_t(X.rows()), hsize_t(X.cols())}, "mu,d");
-  h5::write_array(root, "y", y.data(), {hsize_t(y.size())}, "mu");
-}
-}  // namespace
 
 TEST_CASE("load_dataset reads X, y and names what is wrong") {
   const std::string path = std::string(DMFT_TEST_TMP) + "/data_ok.h5";
