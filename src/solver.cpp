@@ -151,7 +151,6 @@ void run_stage(const Model& model, const Problem& problem, const SolverOptions& 
   OrderParameters& state = sol.state;
   const Vector& y = problem.data->y;
   const double y_scale = std::max(y.cwiseAbs().maxCoeff(), 1e-300);
-  RowMatrix delta_used = state.Delta;
   int below = 0;
   sum.reason = Termination::max_iter;
   sum.message = "iteration cap reached before the stopping rule held (window T = " + std::to_string(problem.T) + ")";
@@ -198,8 +197,8 @@ void run_stage(const Model& model, const Problem& problem, const SolverOptions& 
       rec.r_delta = (target - state.Delta).cwiseAbs().maxCoeff() / y_scale;
       state.Delta = (1.0 - a) * state.Delta + a * target;
     } else {
-      rec.r_delta = (k == 1 ? 0.0 : (delta - delta_used).cwiseAbs().maxCoeff() / y_scale);
-      delta_used = delta;
+      // state.Delta holds the previous iteration's Δ (at k = 1 the same recursion: no change)
+      rec.r_delta = (delta - state.Delta).cwiseAbs().maxCoeff() / y_scale;
       state.Delta = delta;  // the Δ these kernels were sampled with (recomputed at the end)
     }
     sol.output_se = std::move(est.output_se);
@@ -230,7 +229,7 @@ void run_stage(const Model& model, const Problem& problem, const SolverOptions& 
 }  // namespace
 
 OrderParameters initial_state(const Model& model, const Problem& problem) {
-  const Index P = problem.P(), T = problem.T;
+  const Index T = problem.T;
   OrderParameters s;
   for (const StaticLayer& st : model.static_kernels(problem)) {
     LayerKernels l;

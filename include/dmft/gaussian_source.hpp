@@ -31,7 +31,6 @@ class GaussianSource {
   Matrix draw(const Matrix& normals) const { return factor_ * normals; }
   const Matrix& factor() const { return factor_; }
   const FactorReport& report() const { return report_; }
-  Index dimension() const { return factor_.rows(); }
 
  private:
   Matrix factor_;

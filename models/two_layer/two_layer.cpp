@@ -72,7 +72,11 @@ class TwoLayer final : public Model {
           phi_tt.noalias() += sw.phi().middleRows(row, P) * sw.phi().middleRows(row, P).transpose();
           g_tt.noalias() += sw.g().middleRows(row, P) * sw.g().middleRows(row, P).transpose();
         }
-        const Matrix K = (g_tt.cwiseProduct(pr.data->Kx) + phi_tt) / double(pr.samples);
+        // K(t) from the equal-time blocks of these samples, by the core's MLP formula
+        std::vector<LayerKernels> tt(1);
+        tt[0].Phi = phi_tt / double(pr.samples);
+        tt[0].G = g_tt / double(pr.samples);
+        const Matrix K = mlp_ntk(pr.data->Kx, tt, 0);
         next = next - (pr.eta / double(P)) * (K * next);
       }
 #pragma omp parallel for schedule(dynamic, 1)
