@@ -1,5 +1,7 @@
 #include "dmft/h5_util.hpp"
 
+#include <algorithm>
+#include <cstdio>
 #include <stdexcept>
 
 namespace dmft::h5 {
@@ -35,6 +37,36 @@ void write_array(H5::Group& g, const std::string& name, const double* data,
 void write_array(H5::Group& g, const std::string& name, const std::vector<double>& data,
                  const std::string& axes, const std::string& description) {
   write_array(g, name, data.data(), {hsize_t(data.size())}, axes, description);
+}
+
+void write_int_array(H5::Group& g, const std::string& name, const std::vector<long long>& data,
+                     const std::string& axes, const std::string& description) {
+  const hsize_t n = data.size();
+  H5::DataSpace space(1, &n);
+  H5::DSetCreatPropList dcpl;
+  H5Pset_obj_track_times(dcpl.getId(), false);
+  H5::DataSet ds = g.createDataSet(name, H5::PredType::NATIVE_LLONG, space, dcpl);
+  if (n) ds.write(data.data(), H5::PredType::NATIVE_LLONG);
+  write_attr(ds, "axes", axes);
+  if (!description.empty()) write_attr(ds, "description", description);
+}
+
+void write_string_array(H5::Group& g, const std::string& name, const std::vector<std::string>& data,
+                        const std::string& axes, const std::string& description) {
+  std::size_t width = 1;
+  for (const auto& x : data) width = std::max(width, x.size());
+  std::vector<char> buffer(data.size() * width, '\0');
+  for (std::size_t i = 0; i < data.size(); ++i) std::copy(data[i].begin(), data[i].end(), buffer.begin() + long(i * width));
+  H5::StrType type(H5::PredType::C_S1, width);
+  type.setStrpad(H5T_STR_NULLPAD);
+  const hsize_t n = data.size();
+  H5::DataSpace space(1, &n);
+  H5::DSetCreatPropList dcpl;
+  H5Pset_obj_track_times(dcpl.getId(), false);
+  H5::DataSet ds = g.createDataSet(name, type, space, dcpl);
+  if (n) ds.write(buffer.data(), type);
+  write_attr(ds, "axes", axes);
+  if (!description.empty()) write_attr(ds, "description", description);
 }
 
 namespace {
@@ -103,6 +135,38 @@ long long read_int_attr(const H5::H5Object& o, const std::string& name) {
   long long v = 0;
   a.read(H5::PredType::NATIVE_LLONG, &v);
   return v;
+}
+
+}  // namespace dmft::h5
+
+namespace dmft::h5 {
+
+bool has_attr(const H5::H5Object& o, const std::string& name) { return o.attrExists(name); }
+
+std::string read_attr_as_string(const H5::H5Object& o, const std::string& name) {
+  H5::Attribute a = o.openAttribute(name);
+  const H5T_class_t cls = a.getTypeClass();
+  if (cls == H5T_STRING) return read_string_attr(o, name);
+  char text[64];
+  if (cls == H5T_FLOAT) {
+    double v = 0;
+    a.read(H5::PredType::NATIVE_DOUBLE, &v);
+    std::snprintf(text, sizeof text, "%.17g", v);
+  } else {
+    long long v = 0;
+    a.read(H5::PredType::NATIVE_LLONG, &v);
+    std::snprintf(text, sizeof text, "%lld", v);
+  }
+  return text;
+}
+
+std::vector<long long> read_int_array(const H5::H5File& f, const std::string& path) {
+  H5::DataSet ds = f.openDataSet(path);
+  hsize_t n = 0;
+  ds.getSpace().getSimpleExtentDims(&n);
+  std::vector<long long> out(n);
+  if (n) ds.read(out.data(), H5::PredType::NATIVE_LLONG);
+  return out;
 }
 
 }  // namespace dmft::h5

@@ -1,9 +1,12 @@
 #include "dmft/parameters.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <sstream>
 
 #include "dmft/activation.hpp"
+#include "dmft/errors.hpp"
 
 namespace dmft {
 namespace {
@@ -12,51 +15,104 @@ std::string show(double v) {
   s << v;
   return s.str();
 }
-}  // namespace
 
-std::vector<Violation> validate(const SolveParameters& p) {
-  std::vector<Violation> v;
-  auto positive = [&](const char* name, double x) {
+/// Collects violations with the option name, the value and the rule.
+class Rules {
+ public:
+  explicit Rules(std::vector<Violation>& out) : v(out) {}
+  void positive(const char* name, double x) {
     if (!(x > 0) || !std::isfinite(x)) v.push_back({name, show(x), "must be finite and > 0"});
-  };
-  auto at_least = [&](const char* name, long long x, long long lo) {
+  }
+  void at_least(const char* name, long long x, long long lo) {
     if (x < lo) v.push_back({name, std::to_string(x), "must be >= " + std::to_string(lo)});
-  };
-  auto one_of = [&](const char* name, const std::string& x, std::vector<std::string> allowed) {
+  }
+  void one_of(const char* name, const std::string& x, const std::vector<std::string>& allowed) {
     for (const auto& a : allowed)
       if (a == x) return;
     std::string list;
     for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
     v.push_back({name, "'" + x + "'", "must be one of " + list});
-  };
-  one_of("activation", p.activation, Activation::names());
-  positive("beta", p.beta);
-  at_least("depth", p.depth, 1);
-  positive("sigma", p.sigma);
-  one_of("responses", p.responses, {"full", "gia"});
-  one_of("dataset", p.dataset, {"synthetic", "ds1"});
-  one_of("target", p.target, {"teacher", "linear", "halves"});
-  at_least("P", p.P, 1);
-  at_least("D", p.D, 1);
-  at_least("T", p.T, 1);
-  positive("eta", p.eta);
-  positive("gamma0", p.gamma0);
-  one_of("error-update", p.error_update, {"exact", "ntk"});
-  at_least("mc-samples", p.mc_samples, 64);
-  at_least("seed", p.seed, 0);
-  at_least("data-seed", p.data_seed, 0);
-  one_of("strategy", p.strategy, {"iterate", "march"});
-  positive("tol", p.tol);
+  }
+  void run_settings(int threads, double max_memory_gb, const std::string& output) {
+    if (threads < 0) v.push_back({"threads", std::to_string(threads), "must be >= 0 (0: all cores)"});
+    if (!(max_memory_gb >= 0) || !std::isfinite(max_memory_gb))
+      v.push_back({"max-memory-gb", show(max_memory_gb), "must be finite and >= 0"});
+    if (output.empty()) v.push_back({"output", "''", "must name a file"});
+  }
+
+ private:
+  std::vector<Violation>& v;
+};
+
+void validate_problem(const ProblemParameters& p, Rules& r) {
+  r.one_of("activation", p.activation, Activation::names());
+  r.positive("beta", p.beta);
+  r.at_least("depth", p.depth, 1);
+  r.positive("sigma", p.sigma);
+  r.one_of("responses", p.responses, {"full", "gia"});
+  r.one_of("dataset", p.dataset, {"synthetic", "ds1"});
+  r.one_of("target", p.target, {"teacher", "linear", "halves"});
+  r.at_least("P", p.P, 1);
+  r.at_least("D", p.D, 1);
+  r.at_least("data-seed", p.data_seed, 0);
+  r.at_least("T", p.T, 1);
+  r.positive("eta", p.eta);
+  r.positive("gamma0", p.gamma0);
+}
+
+}  // namespace
+
+std::vector<Violation> validate(const SolveParameters& p) {
+  std::vector<Violation> v;
+  Rules r(v);
+  validate_problem(p, r);
+  r.one_of("error-update", p.error_update, {"exact", "ntk"});
+  r.at_least("mc-samples", p.mc_samples, 64);
+  r.at_least("seed", p.seed, 0);
+  r.one_of("strategy", p.strategy, {"iterate", "march"});
+  r.positive("tol", p.tol);
   if (!(p.noise_fraction >= 0) || !std::isfinite(p.noise_fraction))
     v.push_back({"noise-fraction", show(p.noise_fraction), "must be finite and >= 0"});
-  at_least("max-iter", p.max_iter, 1);
+  r.at_least("max-iter", p.max_iter, 1);
   if (!(p.damping > 0 && p.damping <= 1)) v.push_back({"damping", show(p.damping), "must be in (0, 1]"});
-  at_least("continuation-window", p.continuation_window, 0);
-  if (p.threads < 0) v.push_back({"threads", std::to_string(p.threads), "must be >= 0 (0: all cores)"});
-  if (!(p.max_memory_gb >= 0) || !std::isfinite(p.max_memory_gb))
-    v.push_back({"max-memory-gb", show(p.max_memory_gb), "must be finite and >= 0"});
-  if (p.output.empty()) v.push_back({"output", "''", "must name a file"});
+  r.at_least("continuation-window", p.continuation_window, 0);
+  r.run_settings(p.threads, p.max_memory_gb, p.output);
   return v;
+}
+
+std::vector<Violation> validate(const TrainParameters& p) {
+  std::vector<Violation> v;
+  Rules r(v);
+  validate_problem(p, r);
+  try {
+    parse_widths(p.widths);
+  } catch (const InputError& e) {
+    v.push_back({"widths", e.value(), e.rule()});
+  }
+  r.at_least("seeds", p.seeds, 1);
+  r.at_least("seed", p.seed, 0);
+  r.one_of("readout", p.readout, {"mean-field", "ntk"});
+  r.one_of("seed-kernels", p.seed_kernels, {"keep", "mean"});
+  r.run_settings(p.threads, p.max_memory_gb, p.output);
+  return v;
+}
+
+std::vector<long long> parse_widths(const std::string& text) {
+  std::vector<long long> out;
+  std::size_t pos = 0;
+  while (pos <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', pos), text.size());
+    const std::string item = text.substr(pos, comma - pos);
+    char* end = nullptr;
+    const long long w = std::strtoll(item.c_str(), &end, 10);
+    if (item.empty() || *end != '\0' || w < 1)
+      throw InputError("--widths", "'" + text + "'", "'" + item + "' is not a positive integer (expected e.g. 64,256,1024)");
+    if (!out.empty() && w <= out.back())
+      throw InputError("--widths", "'" + text + "'", "widths must be strictly increasing");
+    out.push_back(w);
+    pos = comma + 1;
+  }
+  return out;
 }
 
 }  // namespace dmft

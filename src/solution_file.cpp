@@ -1,28 +1,11 @@
 #include "dmft/solution_file.hpp"
 
-#include <cstdio>
-#include <filesystem>
-#include <stdexcept>
-#include <type_traits>
 
 #include "dmft/h5_util.hpp"
-#include "dmft/provenance.hpp"
+#include "dmft/output_common.hpp"
 
 namespace dmft {
 namespace {
-
-void write_parameters(H5::Group& g, const SolveParameters& params) {
-  SolveParameters copy = params;
-  for_each_parameter(copy, [&](const ParameterInfo& info, auto& value) {
-    if (!info.recorded) return;
-    using T = std::decay_t<decltype(value)>;
-    if constexpr (std::is_same_v<T, std::string>) h5::write_attr(g, info.name, value);
-    else if constexpr (std::is_same_v<T, bool>) h5::write_attr(g, info.name, value);
-    else if constexpr (std::is_same_v<T, double>) h5::write_attr(g, info.name, value);
-    else if constexpr (std::is_same_v<T, unsigned long long>) h5::write_attr(g, info.name, value);
-    else h5::write_attr(g, info.name, static_cast<long long>(value));
-  });
-}
 
 void write_two_time(H5::Group& g, const std::string& name, const TwoTime& k, Index T, Index P,
                     const std::string& description) {
@@ -34,25 +17,14 @@ void write_file(const std::string& tmp, const SolveParameters& params, const std
   const Index T = pr.T, P = pr.P();
   H5::H5File f(tmp, H5F_ACC_TRUNC);
   H5::Group root = f.openGroup("/");
-  h5::write_attr(root, "format", kFormatName);
-  h5::write_attr(root, "format_version", kFormatVersion);
-  h5::write_attr(root, "dmft_version", build::version);
-  h5::write_attr(root, "git_hash", build::git_hash);
-  h5::write_attr(root, "git_dirty", build::git_dirty);
-  h5::write_attr(root, "command_line", command_line);
+  write_provenance(root, kFormatName, kFormatVersion, command_line, params.model);
   h5::write_attr(root, "seed", static_cast<unsigned long long>(pr.seed));
-  h5::write_attr(root, "model", params.model);
   h5::write_attr(root, "layout", "two-time arrays are row-major (T,P,T,P): element [t,mu,s,nu] = K(t,mu; s,nu)");
 
   H5::Group gp = h5::create_group(root, "parameters");
   write_parameters(gp, params);
 
-  H5::Group gd = h5::create_group(root, "data");
-  h5::write_attr(gd, "source", pr.data->source);
-  h5::write_array(gd, "X", pr.data->X.data(), {hsize_t(P), hsize_t(pr.data->D())}, "mu,d", "inputs, one row per example");
-  h5::write_array(gd, "y", pr.data->y.data(), {hsize_t(P)}, "mu", "targets");
-  const RowMatrix Kx = pr.data->Kx;
-  h5::write_array(gd, "Kx", Kx.data(), {hsize_t(P), hsize_t(P)}, "mu,nu", "input Gram matrix X Xᵀ / D");
+  write_data_group(root, *pr.data);
 
   H5::Group gs = h5::create_group(root, "solution");
   h5::write_attr(gs, "error_update", pr.error_update == ErrorUpdate::exact ? "exact" : "ntk");
@@ -128,17 +100,7 @@ void write_file(const std::string& tmp, const SolveParameters& params, const std
 
 void write_solution(const std::string& path, const SolveParameters& params, const std::string& command_line,
                     const Problem& problem, const Solution& solution) {
-  h5::silence_errors();
-  const std::string tmp = path + ".tmp";
-  try {
-    write_file(tmp, params, command_line, problem, solution);
-  } catch (const H5::Exception& e) {
-    std::remove(tmp.c_str());
-    throw std::runtime_error("cannot write " + path + ": " + e.getDetailMsg());
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) throw std::runtime_error("cannot rename " + tmp + " to " + path + ": " + ec.message());
+  write_atomically(path, [&](const std::string& tmp) { write_file(tmp, params, command_line, problem, solution); });
 }
 
 }  // namespace dmft

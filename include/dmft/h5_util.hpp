@@ -22,6 +22,12 @@ void write_array(H5::Group& g, const std::string& name, const double* data,
 void write_array(H5::Group& g, const std::string& name, const std::vector<double>& data,
                  const std::string& axes, const std::string& description = "");
 
+/// 1-D integer and fixed-length string columns (tidy tables).
+void write_int_array(H5::Group& g, const std::string& name, const std::vector<long long>& data,
+                     const std::string& axes, const std::string& description = "");
+void write_string_array(H5::Group& g, const std::string& name, const std::vector<std::string>& data,
+                        const std::string& axes, const std::string& description = "");
+
 void write_attr(H5::H5Object& o, const std::string& name, const std::string& value);
 void write_attr(H5::H5Object& o, const std::string& name, const char* value);
 void write_attr(H5::H5Object& o, const std::string& name, double value);
@@ -35,5 +41,9 @@ std::vector<double> read_array(const H5::H5File& f, const std::string& path, std
 bool has_object(const H5::H5File& f, const std::string& path);
 std::string read_string_attr(const H5::H5Object& o, const std::string& name);
 long long read_int_attr(const H5::H5Object& o, const std::string& name);
+/// Any scalar attribute as text (strings as they are, numbers with full precision).
+std::string read_attr_as_string(const H5::H5Object& o, const std::string& name);
+bool has_attr(const H5::H5Object& o, const std::string& name);
+std::vector<long long> read_int_array(const H5::H5File& f, const std::string& path);
 
 }  // namespace dmft::h5

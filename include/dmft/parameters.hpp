@@ -8,7 +8,9 @@
 
 namespace dmft {
 
-struct SolveParameters {
+/// What defines the network, its data and its training: shared by `dmft solve` (the limit) and
+/// `dmft train` (finite widths), so that both describe the same problem with the same options.
+struct ProblemParameters {
   // Model
   std::string model = "two_layer";
   std::string activation = "relu";
@@ -22,15 +24,18 @@ struct SolveParameters {
   std::string target = "teacher";     // synthetic targets: teacher | linear | halves
   long long P = 10;
   long long D = 20;
+  long long data_seed = 1;   // the synthetic data set
   // Dynamics
   long long T = 50;
   double eta = 0.5;
   double gamma0 = 1.0;
+};
+
+struct SolveParameters : ProblemParameters {
   std::string error_update = "exact";  // exact | ntk
   // Monte Carlo and the outer loop
   long long mc_samples = 4000;
   long long seed = 1;        // Monte Carlo streams
-  long long data_seed = 1;   // the synthetic data set
   std::string strategy = "iterate";  // iterate | march
   double tol = 1e-6;
   double noise_fraction = 0.1;
@@ -44,6 +49,21 @@ struct SolveParameters {
   bool quiet = false;
 };
 
+/// `dmft train`: finite networks of several widths and seeds (theory mlp.md §2).
+struct TrainParameters : ProblemParameters {
+  std::string widths = "64,256,1024";  // comma-separated list of widths N
+  long long seeds = 4;                 // networks per width
+  long long seed = 1;                  // first seed; seed k of a width uses seed + k
+  std::string readout = "mean-field";  // mean-field: 1/(γ0 N) | ntk: 1/(γ0 √N) (deliberately wrong)
+  bool coord_check = false;            // only the coordinate check (no kernels)
+  std::string seed_kernels = "keep";   // keep | mean: store every seed's kernels, or mean and std only
+  std::string like;                    // take the problem (parameters and data) from a dmft solve file
+  std::string output = "finite.h5";
+  int threads = 0;
+  double max_memory_gb = 0.0;
+  bool quiet = false;
+};
+
 /// How a field is used: `recorded` fields go into /parameters (and fix the result).
 struct ParameterInfo {
   const char* name;         // option name without dashes, also the config key
@@ -51,33 +71,56 @@ struct ParameterInfo {
   bool recorded;
 };
 
-/// Calls v(info, field&) for every field, in a fixed order.
+/// Calls v(info, field&) for every field of the problem, in a fixed order.
 template <class P, class V>
-void for_each_parameter(P& p, V&& v) {
+void for_each_problem_parameter(P& p, V&& v) {
   v(ParameterInfo{"model", "model plugin name (dmft info lists them)", true}, p.model);
   v(ParameterInfo{"activation", "relu | tanh | erf | linear | softplus", true}, p.activation);
   v(ParameterInfo{"beta", "sharpness β of tanh(βh)/β and softplus log(1+e^{βh})/β (> 0)", true}, p.beta);
   v(ParameterInfo{"depth", "number of hidden layers L (>= 1; two_layer: 1)", true}, p.depth);
   v(ParameterInfo{"sigma", "std σ of every initial weight entry (> 0)", true}, p.sigma);
-  v(ParameterInfo{"responses", "full (response functions A, B) | gia (A = B = 0, for comparison only)", true}, p.responses);
+  v(ParameterInfo{"responses", "full (response functions A, B) | gia (A = B = 0; in dmft train: the decoupled-backward network whose limit that is)", true}, p.responses);
   v(ParameterInfo{"data", "HDF5 file with datasets X (P×D) and y (P); empty: generate", true}, p.data);
   v(ParameterInfo{"dataset", "generated data set when no --data: synthetic | ds1", true}, p.dataset);
   v(ParameterInfo{"target", "synthetic targets: teacher (sign of a random linear teacher) | linear | halves", true}, p.target);
   v(ParameterInfo{"P", "number of training examples of the synthetic data set (>= 1)", true}, p.P);
   v(ParameterInfo{"D", "input dimension of the synthetic data set (>= 1)", true}, p.D);
+  v(ParameterInfo{"data-seed", "seed of the synthetic data set (>= 0)", true}, p.data_seed);
   v(ParameterInfo{"T", "number of recorded gradient-descent steps t = 0..T-1 (>= 1)", true}, p.T);
   v(ParameterInfo{"eta", "base learning rate η; the network's step is η γ0² N (> 0)", true}, p.eta);
   v(ParameterInfo{"gamma0", "feature-learning strength γ0 (> 0; → 0 is the lazy/NTK limit)", true}, p.gamma0);
+}
+
+/// Every field of a solve: the problem, then the solver's own.
+template <class V>
+void for_each_parameter(SolveParameters& p, V&& v) {
+  for_each_problem_parameter(p, v);
   v(ParameterInfo{"error-update", "exact (Δ = y − f from the readout average) | ntk (Euler recursion)", true}, p.error_update);
   v(ParameterInfo{"mc-samples", "Monte Carlo samples S of the single-site process (>= 64)", true}, p.mc_samples);
   v(ParameterInfo{"seed", "seed of the Monte Carlo samples (>= 0); vary it for independent replicas", true}, p.seed);
-  v(ParameterInfo{"data-seed", "seed of the synthetic data set (>= 0)", true}, p.data_seed);
   v(ParameterInfo{"strategy", "iterate (damped outer loop) | march (one causal sweep in time)", true}, p.strategy);
   v(ParameterInfo{"tol", "stop when the relative change per iteration is below max(tol, noise-fraction·ν)", true}, p.tol);
   v(ParameterInfo{"noise-fraction", "fraction of the Monte Carlo noise floor ν below which iterating stops (>= 0)", true}, p.noise_fraction);
   v(ParameterInfo{"max-iter", "outer iteration cap (>= 1)", true}, p.max_iter);
   v(ParameterInfo{"damping", "weight α of the new iterate, X ← (1−α)X + αX_new, in (0, 1]", true}, p.damping);
   v(ParameterInfo{"continuation-window", "iterate on growing time windows w, 2w, 4w, ..., T (0: the whole T at once)", true}, p.continuation_window);
+  v(ParameterInfo{"output", "HDF5 file to write", false}, p.output);
+  v(ParameterInfo{"threads", "worker threads (0: all cores); results do not depend on it", false}, p.threads);
+  v(ParameterInfo{"max-memory-gb", "refuse runs whose estimated peak memory exceeds this (0: available memory)", false}, p.max_memory_gb);
+  v(ParameterInfo{"quiet", "no progress lines", false}, p.quiet);
+}
+
+/// Every field of `dmft train`: the problem, then the finite networks' own.
+template <class V>
+void for_each_parameter(TrainParameters& p, V&& v) {
+  for_each_problem_parameter(p, v);
+  v(ParameterInfo{"widths", "comma-separated widths N of the networks, e.g. 64,256,1024 (each >= 1)", true}, p.widths);
+  v(ParameterInfo{"seeds", "networks per width, with seeds seed, seed+1, ... (>= 1)", true}, p.seeds);
+  v(ParameterInfo{"seed", "first network seed (>= 0)", true}, p.seed);
+  v(ParameterInfo{"readout", "mean-field (1/(γ0 N), the DMFT's) | ntk (1/(γ0 √N) with the same step: a deliberately wrong scaling for the coordinate check)", true}, p.readout);
+  v(ParameterInfo{"coord-check", "only the coordinate check: mean |h| per layer and step across widths (no kernels)", true}, p.coord_check);
+  v(ParameterInfo{"seed-kernels", "keep (every seed's Phi, G in the file, needed for per-seed errors) | mean (mean and std over seeds only)", true}, p.seed_kernels);
+  v(ParameterInfo{"like", "take the problem (model, parameters and data) from a dmft solve output file; options given here override it", false}, p.like);
   v(ParameterInfo{"output", "HDF5 file to write", false}, p.output);
   v(ParameterInfo{"threads", "worker threads (0: all cores); results do not depend on it", false}, p.threads);
   v(ParameterInfo{"max-memory-gb", "refuse runs whose estimated peak memory exceeds this (0: available memory)", false}, p.max_memory_gb);
@@ -92,5 +135,10 @@ struct Violation {
 
 /// Checks the generic rules (ranges, choices). Model-specific rules are the model's.
 std::vector<Violation> validate(const SolveParameters& p);
+std::vector<Violation> validate(const TrainParameters& p);
+
+/// Parses --widths ("64,256,1024"): throws InputError naming the option unless every entry is a
+/// positive integer and the list is strictly increasing.
+std::vector<long long> parse_widths(const std::string& text);
 
 }  // namespace dmft

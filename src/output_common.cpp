@@ -1,0 +1,61 @@
+#include "dmft/output_common.hpp"
+
+#include <cstdio>
+#include <filesystem>
+#include <stdexcept>
+
+#include "dmft/provenance.hpp"
+
+namespace dmft {
+
+void write_provenance(H5::Group& root, const std::string& format, int version, const std::string& command_line,
+                      const std::string& model) {
+  h5::write_attr(root, "format", format);
+  h5::write_attr(root, "format_version", version);
+  h5::write_attr(root, "dmft_version", build::version);
+  h5::write_attr(root, "git_hash", build::git_hash);
+  h5::write_attr(root, "git_dirty", build::git_dirty);
+  h5::write_attr(root, "command_line", command_line);
+  h5::write_attr(root, "model", model);
+}
+
+void write_data_group(H5::Group& root, const Dataset& data) {
+  const hsize_t P = hsize_t(data.P());
+  H5::Group gd = h5::create_group(root, "data");
+  h5::write_attr(gd, "source", data.source);
+  h5::write_array(gd, "X", data.X.data(), {P, hsize_t(data.D())}, "mu,d", "inputs, one row per example");
+  h5::write_array(gd, "y", data.y.data(), {P}, "mu", "targets");
+  const RowMatrix Kx = data.Kx;
+  h5::write_array(gd, "Kx", Kx.data(), {P, P}, "mu,nu", "input Gram matrix X Xᵀ / D");
+}
+
+Dataset read_data_group(const H5::H5File& f, const std::string& path) {
+  std::vector<hsize_t> sx, sy;
+  const std::vector<double> x = h5::read_array(f, "/data/X", sx);
+  const std::vector<double> y = h5::read_array(f, "/data/y", sy);
+  if (sx.size() != 2 || sy.size() != 1 || sx[0] != sy[0])
+    throw std::runtime_error(path + ": /data/X and /data/y have inconsistent shapes");
+  RowMatrix X = Eigen::Map<const RowMatrix>(x.data(), Index(sx[0]), Index(sx[1]));
+  Vector yv = Eigen::Map<const Vector>(y.data(), Index(sy[0]));
+  const std::string source = h5::read_string_attr(f.openGroup("/data"), "source");
+  return make_dataset(std::move(X), std::move(yv), source);
+}
+
+void write_atomically(const std::string& path, const std::function<void(const std::string&)>& write) {
+  h5::silence_errors();
+  const std::string tmp = path + ".tmp";
+  try {
+    write(tmp);
+  } catch (const H5::Exception& e) {
+    std::remove(tmp.c_str());
+    throw std::runtime_error("cannot write " + path + ": " + e.getDetailMsg());
+  } catch (...) {
+    std::remove(tmp.c_str());
+    throw;
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) throw std::runtime_error("cannot rename " + tmp + " to " + path + ": " + ec.message());
+}
+
+}  // namespace dmft

@@ -1,0 +1,21 @@
+#include "dmft/problem_data.hpp"
+
+namespace dmft {
+
+Dataset dataset_for(const ProblemParameters& p) {
+  if (!p.data.empty()) return load_dataset(p.data);
+  if (p.dataset == "ds1") return make_ds1();
+  return make_synthetic(p.P, p.D, std::uint64_t(p.data_seed), synthetic_target_from_name(p.target));
+}
+
+std::vector<Violation> data_option_conflicts(const ProblemParameters& p, bool P_given, bool D_given) {
+  std::vector<Violation> out;
+  for (auto [given, name, value] : {std::tuple{P_given, "P", p.P}, std::tuple{D_given, "D", p.D}})
+    if (given && (!p.data.empty() || p.dataset == "ds1"))
+      out.push_back({name, std::to_string(value),
+                     std::string("cannot be combined with ") + (p.data.empty() ? "--dataset ds1" : "--data") +
+                         " (the data set fixes P and D)"});
+  return out;
+}
+
+}  // namespace dmft
