@@ -1,12 +1,27 @@
 #pragma once
 // The dmft command-line application: subcommands and error reporting.
 #include <CLI/CLI.hpp>
+#include <atomic>
+#include <type_traits>
 #include <string>
 #include <vector>
 
 #include "dmft/parameters.hpp"
 
 namespace dmft::cli {
+
+/// One CLI option per field of the parameter list (STYLE habit 1): flags for bools, the last
+/// value wins for the rest (so the command line beats a --config file).
+template <class Params>
+void add_parameter_options(CLI::App* s, Params& params) {
+  for_each_parameter(params, [&](const ParameterInfo& info, auto& value) {
+    const std::string flag = std::string("--") + info.name;
+    using T = std::decay_t<decltype(value)>;
+    if constexpr (std::is_same_v<T, bool>) s->add_flag(flag, value, info.description);
+    else
+      s->add_option(flag, value, info.description)->capture_default_str()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  });
+}
 
 /// Exit code for bad input: option, value and rule printed on one line.
 inline constexpr int kBadInput = 2;
@@ -27,6 +42,32 @@ int run_solve(const SolveCommand& cmd, const std::string& command_line);
 
 void add_info(CLI::App& app);
 int run_info();
+
+struct TrainCommand {
+  TrainParameters params;
+  bool dry_run = false;
+  std::string config_file;
+  std::vector<std::string> given;  // options named on the command line or in --config (they beat --like)
+};
+void add_train(CLI::App& app, TrainCommand& cmd);
+int run_train(const TrainCommand& cmd, const std::string& command_line);
+
+struct CompareCommand {
+  std::string dmft_file, finite_file;
+  std::string output = "comparison.h5";
+  std::string csv;
+  bool quiet = false;
+};
+void add_compare(CLI::App& app, CompareCommand& cmd);
+int run_compare(const CompareCommand& cmd, const std::string& command_line);
+
+/// "1.5 GiB".
+std::string human_bytes(double bytes);
+/// SIGINT/SIGTERM set a flag that long runs poll; they stop cleanly and keep what is done.
+void install_stop_handlers();
+const std::atomic<bool>& stop_requested();
+/// Fails early when `path` cannot be written (probes "<path>.tmp").
+std::vector<Violation> check_writable(const std::string& option, const std::string& path);
 
 /// Prints "dmft: error: <message>" for each message and returns kBadInput.
 int report_errors(const std::vector<std::string>& messages);

@@ -15,7 +15,7 @@ std::string describe_parse_error(const CLI::ParseError& e) {
     // "The following arguments were not expected: --foo 3"
     const auto colon = what.find(':');
     const std::string args = colon == std::string::npos ? what : what.substr(colon + 2);
-    return args + ": unknown option or argument (see 'dmft solve --help' for the options)";
+    return args + ": unknown option or argument (see 'dmft <subcommand> --help' for the options)";
   }
   if (dynamic_cast<const CLI::ConfigError*>(&e) || what.find("INI") != std::string::npos ||
       what.find("configuration") != std::string::npos)
@@ -24,10 +24,10 @@ std::string describe_parse_error(const CLI::ParseError& e) {
     // CLI11: "Could not convert: --eta = abc"
     const auto colon = what.find(": ");
     const std::string which = colon == std::string::npos ? what : what.substr(colon + 2);
-    return which + ": must be a number of the option's type (integer or real; see 'dmft solve --help')";
+    return which + ": must be a number of the option's type (integer or real; see 'dmft <subcommand> --help')";
   }
   if (dynamic_cast<const CLI::ValidationError*>(&e)) return what;
-  if (dynamic_cast<const CLI::RequiredError*>(&e)) return what + " (subcommands: solve, info)";
+  if (dynamic_cast<const CLI::RequiredError*>(&e)) return what + " (subcommands: solve, train, compare, info)";
   return what;
 }
 

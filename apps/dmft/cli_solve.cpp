@@ -18,33 +18,13 @@
 #include "cli.hpp"
 #include "dmft/errors.hpp"
 #include "dmft/memory_estimate.hpp"
+#include "dmft/problem_data.hpp"
 #include "dmft/registry.hpp"
 #include "dmft/solution_file.hpp"
 #include "dmft/solver.hpp"
 
 namespace dmft::cli {
 namespace {
-
-std::atomic<bool> g_stop{false};
-extern "C" void on_signal(int) { g_stop.store(true); }
-
-std::string human_bytes(double b) {
-  const char* unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int k = 0;
-  while (b >= 1024 && k < 4) {
-    b /= 1024;
-    ++k;
-  }
-  char s[32];
-  std::snprintf(s, sizeof s, "%.3g %s", b, unit[k]);
-  return s;
-}
-
-Dataset make_data(const SolveParameters& p) {
-  if (!p.data.empty()) return load_dataset(p.data);
-  if (p.dataset == "ds1") return make_ds1();
-  return make_synthetic(p.P, p.D, std::uint64_t(p.data_seed), synthetic_target_from_name(p.target));
-}
 
 std::string trim(const std::string& x) {
   const auto a = x.find_first_not_of(" \t\r"), b = x.find_last_not_of(" \t\r");
@@ -69,10 +49,22 @@ std::vector<std::string> expand_config(const std::vector<std::string>& args) {
   if (file.empty()) return args;
   std::ifstream in(file);
   if (!in) throw InputError("--config", file, "cannot be read");
-  SolveParameters names;
+  // The subcommand decides which keys a config file may hold.
+  std::string command;
+  for (const auto& a : rest)
+    if (a == "solve" || a == "train") {
+      command = a;
+      break;
+    }
   std::vector<std::string> known;
-  for_each_parameter(names, [&](const ParameterInfo& info, auto&) { known.push_back(info.name); });
-
+  auto collect = [&](const ParameterInfo& info, auto&) { known.push_back(info.name); };
+  if (command == "train") {
+    TrainParameters names;
+    for_each_parameter(names, collect);
+  } else {
+    SolveParameters names;
+    for_each_parameter(names, collect);
+  }
   std::vector<std::string> from_file;
   std::string line;
   int number = 0;
@@ -81,7 +73,7 @@ std::vector<std::string> expand_config(const std::vector<std::string>& args) {
     const auto hash = line.find('#');
     if (hash != std::string::npos) line.erase(hash);
     line = trim(line);
-    if (line.empty() || line == "[solve]") continue;
+    if (line.empty() || line == "[solve]" || line == "[train]") continue;
     const auto eq = line.find('=');
     const std::string where = file + " line " + std::to_string(number);
     if (eq == std::string::npos) throw InputError("--config", where, "expected 'name = value', found '" + line + "'");
@@ -90,9 +82,10 @@ std::vector<std::string> expand_config(const std::vector<std::string>& args) {
       value = value.substr(1, value.size() - 2);
     std::replace(key.begin(), key.end(), '_', '-');
     if (std::find(known.begin(), known.end(), key) == known.end())
-      throw InputError("--config", where, "unknown key '" + key + "' (keys are the option names without dashes)");
-    if (key == "quiet") {
-      if (value == "true" || value == "1") from_file.push_back("--quiet");
+      throw InputError("--config", where, "unknown key '" + key + "' for dmft " + (command.empty() ? "solve" : command) +
+                                              " (keys are its option names without dashes)");
+    if (key == "quiet" || key == "coord-check") {  // flags
+      if (value == "true" || value == "1") from_file.push_back("--" + key);
       continue;
     }
     from_file.push_back("--" + key);
@@ -103,7 +96,7 @@ std::vector<std::string> expand_config(const std::vector<std::string>& args) {
   bool inserted = false;
   for (const auto& a : rest) {
     out.push_back(a);
-    if (!inserted && a == "solve") {
+    if (!inserted && a == command) {
       out.insert(out.end(), from_file.begin(), from_file.end());
       inserted = true;
     }
@@ -117,15 +110,7 @@ void add_solve(CLI::App& app, SolveCommand& cmd) {
   s->add_option("--config", cmd.config_file,
                  "read options from a file: 'name = value' lines, names as below without dashes; "
                  "options on the command line override the file");
-  for_each_parameter(cmd.params, [&](const ParameterInfo& info, auto& value) {
-    const std::string flag = std::string("--") + info.name;
-    using T = std::decay_t<decltype(value)>;
-    if constexpr (std::is_same_v<T, bool>) s->add_flag(flag, value, info.description);
-    else
-      s->add_option(flag, value, info.description)
-          ->capture_default_str()
-          ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // command line after config
-  });
+  add_parameter_options(s, cmd.params);
   s->add_flag("--dry-run", cmd.dry_run, "validate, print the memory and cost estimate, and exit");
   s->callback([s, &cmd] {
     cmd.P_given = s->count("--P") > 0;
@@ -143,29 +128,17 @@ int run_solve(const SolveCommand& cmd, const std::string& command_line) {
   } catch (const InputError& e) {
     bad.insert(bad.begin(), Violation{"model", e.value(), e.rule()});
   }
-  for (auto [given, name, value] : {std::tuple{cmd.P_given, "P", p.P}, std::tuple{cmd.D_given, "D", p.D}})
-    if (given && (!p.data.empty() || p.dataset == "ds1"))
-      bad.push_back({name, std::to_string(value),
-                     std::string("cannot be combined with ") + (p.data.empty() ? "--dataset ds1" : "--data") +
-                         " (the data set fixes P and D)"});
+  for (auto& v : data_option_conflicts(p, cmd.P_given, cmd.D_given)) bad.push_back(v);
   // Fail before the work, not after it: the output must be writable.
-  {
-    const std::string probe = p.output + ".tmp";
-    std::FILE* f = std::fopen(probe.c_str(), "wb");
-    if (!f) bad.push_back({"output", p.output, std::string("cannot be written (") + std::strerror(errno) + ")"});
-    else {
-      std::fclose(f);
-      std::remove(probe.c_str());
-    }
-  }
+  for (auto& v : check_writable("output", p.output)) bad.push_back(v);
   if (!bad.empty()) {
     std::vector<std::string> msgs;
     for (const auto& v : bad) msgs.push_back(v.message());
     return report_errors(msgs);
   }
 
-  const Dataset data = make_data(p);
-  if (!p.data.empty()) {  // the file decides P and D
+  const Dataset data = dataset_for(p);
+  {  // the data set decides P and D (--data or ds1); recorded as they are
     p.P = data.P();
     p.D = data.D();
   }
@@ -203,8 +176,7 @@ int run_solve(const SolveCommand& cmd, const std::string& command_line) {
 
   const int threads = p.threads > 0 ? p.threads : omp_get_max_threads();
   omp_set_num_threads(threads);
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  install_stop_handlers();
 
   SolverOptions opt;
   opt.strategy = p.strategy == "march" ? Strategy::march : Strategy::iterate;
@@ -213,7 +185,7 @@ int run_solve(const SolveCommand& cmd, const std::string& command_line) {
   opt.max_iter = p.max_iter;
   opt.damping = p.damping;
   opt.continuation_window = p.continuation_window;
-  opt.stop = &g_stop;
+  opt.stop = &stop_requested();
 
   const bool tty = isatty(fileno(stderr));
   auto progress = [&](long long k, const IterationRecord& r) {

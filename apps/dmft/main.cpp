@@ -26,6 +26,10 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   dmft::cli::SolveCommand solve;
   dmft::cli::add_solve(app, solve);
+  dmft::cli::TrainCommand train;
+  dmft::cli::add_train(app, train);
+  dmft::cli::CompareCommand compare;
+  dmft::cli::add_compare(app, compare);
   dmft::cli::add_info(app);
   try {
     std::vector<std::string> args(argv + 1, argv + argc);
@@ -47,6 +51,8 @@ int main(int argc, char** argv) {
   }
   try {
     if (app.got_subcommand("info")) return dmft::cli::run_info();
+    if (app.got_subcommand("train")) return dmft::cli::run_train(train, command_line);
+    if (app.got_subcommand("compare")) return dmft::cli::run_compare(compare, command_line);
     return dmft::cli::run_solve(solve, command_line);
   } catch (const dmft::InputError& e) {
     return dmft::cli::report_errors({e.what()});

@@ -1,0 +1,42 @@
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+
+#include "cli.hpp"
+
+namespace dmft::cli {
+namespace {
+std::atomic<bool> g_stop{false};
+extern "C" void on_signal(int) { g_stop.store(true); }
+}  // namespace
+
+std::string human_bytes(double b) {
+  const char* unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int k = 0;
+  while (b >= 1024 && k < 4) {
+    b /= 1024;
+    ++k;
+  }
+  char s[32];
+  std::snprintf(s, sizeof s, "%.3g %s", b, unit[k]);
+  return s;
+}
+
+void install_stop_handlers() {
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+}
+
+const std::atomic<bool>& stop_requested() { return g_stop; }
+
+std::vector<Violation> check_writable(const std::string& option, const std::string& path) {
+  const std::string probe = path + ".tmp";
+  std::FILE* f = std::fopen(probe.c_str(), "wb");
+  if (!f) return {{option, path, std::string("cannot be written (") + std::strerror(errno) + ")"}};
+  std::fclose(f);
+  std::remove(probe.c_str());
+  return {};
+}
+
+}  // namespace dmft::cli

@@ -1,0 +1,111 @@
+// dmft compare DMFT.h5 FINITE.h5: how far finite networks are from the DMFT, and how fast they approach it.
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <map>
+
+#include "cli.hpp"
+#include "dmft/comparison.hpp"
+#include "dmft/errors.hpp"
+
+namespace dmft::cli {
+namespace {
+
+std::string layer_label(const std::string& q, int layer) {
+  if (q == "loss" || q == "ntk") return "-";
+  return layer == 0 ? "mean" : std::to_string(layer);
+}
+
+void print_table(const Comparison& c, const FiniteWidthResults& finite) {
+  // Per quantity and layer: the per-seed error (mean ± standard error over seeds), the error and
+  // alignment of the seed-mean network, for every width.
+  std::map<std::tuple<std::string, int, long long>, std::vector<double>> per_seed;
+  std::map<std::tuple<std::string, int, long long, std::string>, double> mean_net;
+  for (const auto& r : c.rows) {
+    if (r.seed >= 0 && r.metric == "rel_frobenius") per_seed[{r.quantity, r.layer, r.width}].push_back(r.value);
+    if (r.seed == -1) mean_net[{r.quantity, r.layer, r.width, r.metric}] = r.value;
+  }
+  std::printf("%-5s %-5s %7s  %-22s %-14s %-10s %s\n", "qty", "layer", "N", "per-seed rel. error", "seed-mean err",
+              "alignment", "loss max_rel");
+  for (const auto& fit : c.fits) {
+    for (const auto& w : finite.widths) {
+      char per[64] = "(not stored)";
+      const auto it = per_seed.find({fit.quantity, fit.layer, w.N});
+      if (it != per_seed.end()) {
+        double m = 0, ss = 0;
+        for (double x : it->second) m += x;
+        m /= double(it->second.size());
+        for (double x : it->second) ss += (x - m) * (x - m);
+        const double se = it->second.size() > 1 ? std::sqrt(ss / double(it->second.size() - 1) / double(it->second.size())) : 0;
+        std::snprintf(per, sizeof per, "%.4g ± %.2g", m, se);
+      }
+      char extra[32] = "";
+      if (fit.quantity == "loss") std::snprintf(extra, sizeof extra, "%.3g", mean_net[{"loss", 0, w.N, "max_rel"}]);
+      std::printf("%-5s %-5s %7lld  %-22s %-14.4g %-10.6f %s\n", fit.quantity.c_str(),
+                  layer_label(fit.quantity, fit.layer).c_str(), w.N, per,
+                  mean_net[{fit.quantity, fit.layer, w.N, "rel_frobenius"}],
+                  mean_net[{fit.quantity, fit.layer, w.N, "alignment"}], extra);
+    }
+  }
+  std::printf("\nfitted rates, relative error ≈ c·N^(−a) (%s errors):\n", c.fits.empty() ? "" : c.fits.front().data.c_str());
+  for (const auto& fit : c.fits) {
+    if (fit.fit.ok)
+      std::printf("  %-5s layer %-5s a = %.3f ± %.3f, c = %.3g ± %.2g, chi2/dof = %.2f\n", fit.quantity.c_str(),
+                  layer_label(fit.quantity, fit.layer).c_str(), fit.fit.a, fit.fit.a_se, fit.fit.c, fit.fit.c_se,
+                  fit.fit.chi2_dof);
+    else
+      std::printf("  %-5s layer %-5s no fit: %s\n", fit.quantity.c_str(), layer_label(fit.quantity, fit.layer).c_str(),
+                  fit.fit.message.c_str());
+  }
+}
+
+}  // namespace
+
+void add_compare(CLI::App& app, CompareCommand& cmd) {
+  CLI::App* s = app.add_subcommand("compare", "compare finite networks (dmft train) with the DMFT (dmft solve): "
+                                              "errors, alignments and fitted rates per width, layer and quantity");
+  s->add_option("DMFT.h5", cmd.dmft_file, "output of dmft solve")->required();
+  s->add_option("FINITE.h5", cmd.finite_file, "output of dmft train")->required();
+  s->add_option("--output", cmd.output, "HDF5 file for the tidy table and the fits")->capture_default_str();
+  s->add_option("--csv", cmd.csv, "also write the tidy table as CSV to this file");
+  s->add_flag("--quiet", cmd.quiet, "no table on standard output");
+}
+
+int run_compare(const CompareCommand& cmd, const std::string& command_line) {
+  std::vector<std::string> bad;
+  SolutionResults dmft;
+  FiniteWidthResults finite;
+  try {
+    dmft = read_solution(cmd.dmft_file);
+  } catch (const InputError& e) {
+    bad.push_back(e.what());
+  }
+  try {
+    finite = read_finite_width(cmd.finite_file);
+  } catch (const InputError& e) {
+    bad.push_back(e.what());
+  }
+  if (bad.empty()) {
+    for (const auto& m : incompatibilities(dmft, finite)) bad.push_back(cmd.finite_file + ": " + m);
+    if (!finite.kernels)
+      bad.push_back("FINITE.h5 = " + cmd.finite_file + ": is a coordinate check (dmft train --coord-check) without kernels");
+  }
+  for (auto& v : check_writable("output", cmd.output)) bad.push_back(v.message());
+  if (!cmd.csv.empty())
+    for (auto& v : check_writable("csv", cmd.csv)) bad.push_back(v.message());
+  if (!bad.empty()) return report_errors(bad);
+
+  const Comparison c = compare(dmft, finite);
+  write_comparison(cmd.output, c, cmd.dmft_file, cmd.finite_file, command_line);
+  if (!cmd.csv.empty()) write_comparison_csv(cmd.csv, c);
+  if (!cmd.quiet) {
+    std::cout << "dmft compare: " << dmft.model << " (T = " << dmft.T << ", P = " << dmft.data.P() << ", depth "
+              << dmft.depth << ") against " << finite.widths.size() << " width(s) of " << finite.widths.front().seeds.size()
+              << " seed(s)\n";
+    print_table(c, finite);
+  }
+  std::cout << "Wrote " << cmd.output << (cmd.csv.empty() ? "" : " and " + cmd.csv) << ".\n";
+  return 0;
+}
+
+}  // namespace dmft::cli

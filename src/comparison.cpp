@@ -1,0 +1,204 @@
+#include "dmft/comparison.hpp"
+
+#include <cmath>
+#include <fstream>
+#include <set>
+#include <stdexcept>
+
+#include "dmft/output_common.hpp"
+
+namespace dmft {
+
+double relative_frobenius(const Eigen::Ref<const RowMatrix>& x, const Eigen::Ref<const RowMatrix>& reference) {
+  return (x - reference).norm() / reference.norm();
+}
+
+double alignment(const Eigen::Ref<const RowMatrix>& x, const Eigen::Ref<const RowMatrix>& reference) {
+  return x.cwiseProduct(reference).sum() / (x.norm() * reference.norm());
+}
+
+std::vector<std::string> incompatibilities(const SolutionResults& dmft, const FiniteWidthResults& finite) {
+  std::vector<std::string> out;
+  const Dataset& a = dmft.data;
+  const Dataset& b = finite.data;
+  if (a.P() != b.P() || a.D() != b.D() || (a.X - b.X).cwiseAbs().maxCoeff() > 1e-12 * (1 + a.X.cwiseAbs().maxCoeff()) ||
+      (a.y - b.y).cwiseAbs().maxCoeff() > 1e-12 * (1 + a.y.cwiseAbs().maxCoeff()))
+    out.push_back("the data sets differ (DMFT: " + a.source + ", P = " + std::to_string(a.P()) +
+                  "; finite: " + b.source + ", P = " + std::to_string(b.P()) +
+                  "); train with --like DMFT.h5 to use the solution's data");
+  const std::string act = dmft.parameters.at("activation");
+  std::vector<std::string> names = {"activation", "depth", "sigma", "responses", "T", "eta", "gamma0"};
+  if (act == "tanh" || act == "softplus") names.push_back("beta");
+  for (const auto& name : names) {
+    const std::string x = dmft.parameters.count(name) ? dmft.parameters.at(name) : "?";
+    const std::string y = finite.parameters.count(name) ? finite.parameters.at(name) : "?";
+    bool same = x == y;
+    if (!same) {  // numbers written with different precision
+      try {
+        same = std::abs(std::stod(x) - std::stod(y)) <= 1e-12 * std::max(1.0, std::abs(std::stod(x)));
+      } catch (const std::exception&) {
+      }
+    }
+    if (!same) out.push_back("--" + name + " differs: DMFT file has " + x + ", finite-width file has " + y);
+  }
+  return out;
+}
+
+namespace {
+
+void add_metrics(std::vector<ComparisonRow>& rows, long long N, long long seed, int layer, const std::string& q,
+                 const RowMatrix& x, const RowMatrix& ref) {
+  rows.push_back({N, seed, layer, q, "rel_frobenius", relative_frobenius(x, ref)});
+  rows.push_back({N, seed, layer, q, "alignment", alignment(x, ref)});
+}
+
+void add_loss_metrics(std::vector<ComparisonRow>& rows, long long N, long long seed, const Vector& x, const Vector& ref) {
+  const RowMatrix xr = x.transpose(), rr = ref.transpose();
+  add_metrics(rows, N, seed, 0, "loss", xr, rr);
+  rows.push_back({N, seed, 0, "loss", "max_abs", (x - ref).cwiseAbs().maxCoeff()});
+  rows.push_back({N, seed, 0, "loss", "max_rel", ((x - ref).cwiseAbs().array() / ref.cwiseAbs().array()).maxCoeff()});
+}
+
+/// Metrics of one network (or the seed mean) against the DMFT.
+void compare_one(std::vector<ComparisonRow>& rows, long long N, long long seed, const KernelSet& net,
+                 const KernelSet& ref) {
+  add_loss_metrics(rows, N, seed, net.loss, ref.loss);
+  add_metrics(rows, N, seed, 0, "ntk", net.ntk, ref.ntk);
+  for (const char* q : {"Phi", "G"}) {
+    const auto& mine = std::string(q) == "Phi" ? net.Phi : net.G;
+    const auto& theirs = std::string(q) == "Phi" ? ref.Phi : ref.G;
+    if (mine.empty()) continue;
+    double err = 0, al = 0;
+    for (std::size_t l = 0; l < mine.size(); ++l) {
+      const double e = relative_frobenius(mine[l], theirs[l]), a = alignment(mine[l], theirs[l]);
+      rows.push_back({N, seed, int(l + 1), q, "rel_frobenius", e});
+      rows.push_back({N, seed, int(l + 1), q, "alignment", a});
+      err += e;
+      al += a;
+    }
+    rows.push_back({N, seed, 0, q, "rel_frobenius", err / double(mine.size())});
+    rows.push_back({N, seed, 0, q, "alignment", al / double(mine.size())});
+  }
+}
+
+}  // namespace
+
+Comparison compare(const SolutionResults& dmft, const FiniteWidthResults& finite) {
+  if (!finite.kernels) throw std::runtime_error("the finite-width file is a coordinate check (no kernels)");
+  Comparison c;
+  c.model = dmft.model;
+  const long long first_seed = std::stoll(finite.parameters.at("seed"));
+  for (const auto& w : finite.widths) {
+    for (std::size_t k = 0; k < w.seeds.size(); ++k)
+      compare_one(c.rows, w.N, first_seed + (long long)k, w.seeds[k], dmft.kernels);
+    compare_one(c.rows, w.N, -1, w.mean, dmft.kernels);
+  }
+  // Rates: the per-seed relative error (mean over seeds ± its standard error) against N. Where the
+  // per-seed kernels were not stored, the seed-mean error is fitted instead (it has no error bars;
+  // relative weights of 10% are used and the error bar comes from the scatter alone).
+  std::set<std::pair<std::string, int>> series;
+  for (const auto& r : c.rows)
+    if (r.metric == "rel_frobenius") series.insert({r.quantity, r.layer});
+  for (const auto& [q, layer] : series) {
+    RateFit f;
+    f.quantity = q;
+    f.layer = layer;
+    bool per_seed = false;
+    for (const auto& r : c.rows) per_seed |= r.quantity == q && r.layer == layer && r.seed >= 0 && r.metric == "rel_frobenius";
+    f.data = per_seed ? "per-seed" : "seed-mean";
+    for (const auto& w : finite.widths) {
+      std::vector<double> v;
+      for (const auto& r : c.rows)
+        if (r.width == w.N && r.quantity == q && r.layer == layer && r.metric == "rel_frobenius" &&
+            (per_seed ? r.seed >= 0 : r.seed == -1))
+          v.push_back(r.value);
+      double m = 0, ss = 0;
+      for (double x : v) m += x;
+      m /= double(v.size());
+      for (double x : v) ss += (x - m) * (x - m);
+      const double se = v.size() > 1 ? std::sqrt(ss / double(v.size() - 1) / double(v.size())) : 0.1 * m;
+      f.widths.push_back(double(w.N));
+      f.error.push_back(m);
+      f.error_se.push_back(se > 0 ? se : 0.1 * m);
+    }
+    f.fit = fit_power_law(f.widths, f.error, f.error_se);
+    c.fits.push_back(std::move(f));
+  }
+  return c;
+}
+
+void write_comparison(const std::string& path, const Comparison& c, const std::string& dmft_path,
+                      const std::string& finite_path, const std::string& command_line) {
+  write_atomically(path, [&](const std::string& tmp) {
+    H5::H5File f(tmp, H5F_ACC_TRUNC);
+    H5::Group root = f.openGroup("/");
+    write_provenance(root, "dmft-comparison", 1, command_line, c.model);
+    h5::write_attr(root, "dmft_file", dmft_path);
+    h5::write_attr(root, "finite_width_file", finite_path);
+    H5::Group gt = h5::create_group(root, "table");
+    h5::write_attr(gt, "description",
+                   "tidy table, one row per (width, seed, layer, quantity, metric); seed -1 is the seed-mean "
+                   "network; layer 0 is the loss/ntk, or for Phi and G the mean over layers. rel_frobenius = "
+                   "||K_N - K_inf||_F / ||K_inf||_F over the whole (T,P,T,P) array; alignment = <K_N,K_inf>_F / "
+                   "(||K_N||_F ||K_inf||_F); loss max_abs = max_t |loss_N - loss_inf|, max_rel = max_t of that / loss_inf");
+    std::vector<long long> width, seed, layer;
+    std::vector<std::string> quantity, metric;
+    std::vector<double> value;
+    for (const auto& r : c.rows) {
+      width.push_back(r.width);
+      seed.push_back(r.seed);
+      layer.push_back(r.layer);
+      quantity.push_back(r.quantity);
+      metric.push_back(r.metric);
+      value.push_back(r.value);
+    }
+    h5::write_int_array(gt, "width", width, "row", "network width N");
+    h5::write_int_array(gt, "seed", seed, "row", "network seed; -1: the seed-mean network");
+    h5::write_int_array(gt, "layer", layer, "row", "hidden layer (1..L); 0: loss/ntk, or the mean over layers");
+    h5::write_string_array(gt, "quantity", quantity, "row", "loss | ntk | Phi | G");
+    h5::write_string_array(gt, "metric", metric, "row", "rel_frobenius | alignment | max_abs | max_rel");
+    h5::write_array(gt, "value", value, "row", "the metric (dimensionless)");
+
+    H5::Group gf = h5::create_group(root, "fits");
+    h5::write_attr(gf, "description",
+                   "rel_frobenius ~ c * N^(-a), weighted least squares (Ceres) on the mean over seeds of the per-seed "
+                   "error with its standard error as weight; a_se, c_se from the fit covariance, inflated by "
+                   "sqrt(chi2_dof) when > 1");
+    std::vector<std::string> q, data;
+    std::vector<long long> l, ok;
+    std::vector<double> a, a_se, cc, c_se, chi2;
+    for (const auto& fit : c.fits) {
+      q.push_back(fit.quantity);
+      l.push_back(fit.layer);
+      data.push_back(fit.data);
+      ok.push_back(fit.fit.ok);
+      a.push_back(fit.fit.a);
+      a_se.push_back(fit.fit.a_se);
+      cc.push_back(fit.fit.c);
+      c_se.push_back(fit.fit.c_se);
+      chi2.push_back(fit.fit.chi2_dof);
+    }
+    h5::write_string_array(gf, "quantity", q, "fit");
+    h5::write_int_array(gf, "layer", l, "fit", "as in /table");
+    h5::write_string_array(gf, "data", data, "fit", "per-seed | seed-mean: which errors were fitted");
+    h5::write_int_array(gf, "ok", ok, "fit", "1 if the fit succeeded");
+    h5::write_array(gf, "a", a, "fit", "fitted exponent");
+    h5::write_array(gf, "a_se", a_se, "fit", "standard error of a");
+    h5::write_array(gf, "c", cc, "fit", "fitted prefactor");
+    h5::write_array(gf, "c_se", c_se, "fit", "standard error of c");
+    h5::write_array(gf, "chi2_dof", chi2, "fit", "chi^2 per degree of freedom (0 with two widths)");
+    h5::write_attr(root, "complete", 1);
+    f.close();
+  });
+}
+
+void write_comparison_csv(const std::string& path, const Comparison& c) {
+  std::ofstream out(path);
+  if (!out) throw std::runtime_error("cannot write " + path);
+  out << "width,seed,layer,quantity,metric,value\n";
+  out.precision(17);
+  for (const auto& r : c.rows)
+    out << r.width << ',' << r.seed << ',' << r.layer << ',' << r.quantity << ',' << r.metric << ',' << r.value << '\n';
+}
+
+}  // namespace dmft
