@@ -18,4 +18,13 @@ std::vector<Violation> data_option_conflicts(const ProblemParameters& p, bool P_
   return out;
 }
 
+std::vector<Violation> too_large_for_memory(const ProblemParameters& p, double limit_bytes) {
+  if (!p.data.empty() || limit_bytes <= 0) return {};
+  const double P = p.dataset == "ds1" ? 8.0 : double(p.P), n = P * double(p.T);
+  if (8.0 * n * n <= limit_bytes) return {};
+  return {{"T", std::to_string(p.T),
+           "P·T = " + std::to_string((long long)n) + ": one (P·T)² kernel alone needs " +
+               std::to_string(8.0 * n * n / (1024.0 * 1024 * 1024)) + " GiB, more than the memory limit (reduce --P or --T)"}};
+}
+
 }  // namespace dmft

@@ -137,6 +137,8 @@ int run_solve(const SolveCommand& cmd, const std::string& command_line) {
     return report_errors(msgs);
   }
 
+  const double limit = p.max_memory_gb > 0 ? p.max_memory_gb * 1024.0 * 1024.0 * 1024.0 : available_memory_bytes();
+  for (auto& v : too_large_for_memory(p, limit)) return report_errors({v.message()});
   const Dataset data = dataset_for(p);
   {  // the data set decides P and D (--data or ds1); recorded as they are
     p.P = data.P();
@@ -156,7 +158,6 @@ int run_solve(const SolveCommand& cmd, const std::string& command_line) {
   pr.seed = std::uint64_t(p.seed);
 
   const CostEstimate cost = model->cost(pr);
-  const double limit = p.max_memory_gb > 0 ? p.max_memory_gb * 1024.0 * 1024.0 * 1024.0 : available_memory_bytes();
   std::ostringstream est;
   est << "estimate: peak memory " << human_bytes(cost.peak_bytes) << " (limit " << human_bytes(limit) << "); "
       << cost.flops_per_iteration / 1e9 << " GFLOP per outer iteration, dominated by " << cost.dominant_step << " ("

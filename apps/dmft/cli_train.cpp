@@ -109,6 +109,8 @@ int run_train(const TrainCommand& cmd, const std::string& command_line) {
     for (const auto& v : bad) msgs.push_back(v.message());
     return report_errors(msgs);
   }
+  const double limit = p.max_memory_gb > 0 ? p.max_memory_gb * 1024.0 * 1024.0 * 1024.0 : available_memory_bytes();
+  for (auto& v : too_large_for_memory(p, limit)) return report_errors({v.message()});
   if (!have_data) data = dataset_for(p);
   p.P = data.P();  // the data set decides P and D (--data, ds1 or --like); recorded as they are
   p.D = data.D();
@@ -128,7 +130,6 @@ int run_train(const TrainCommand& cmd, const std::string& command_line) {
     flops += double(p.seeds) * network_run_flops(spec, data.P(), data.D(), p.T, kernels);
   }
   peak += kernels ? double(widths.size()) * double(p.seeds) * per_seed_kernels : 0.0;
-  const double limit = p.max_memory_gb > 0 ? p.max_memory_gb * 1024.0 * 1024.0 * 1024.0 : available_memory_bytes();
   std::ostringstream est;
   est << "estimate: peak memory " << human_bytes(peak) << " (limit " << human_bytes(limit) << "); " << flops / 1e9
       << " GFLOP in all (" << widths.size() << " width(s) x " << p.seeds << " seed(s), T = " << p.T << ", P = " << data.P() << ")";

@@ -11,4 +11,8 @@ Dataset dataset_for(const ProblemParameters& p);
 /// --P / --D given together with --data or --dataset ds1 (which fix P and D themselves).
 std::vector<Violation> data_option_conflicts(const ProblemParameters& p, bool P_given, bool D_given);
 
+/// Before generating data: a generated data set whose single (P·T)² kernel already exceeds
+/// `limit_bytes` is refused here, without building its P×P input Gram matrix first.
+std::vector<Violation> too_large_for_memory(const ProblemParameters& p, double limit_bytes);
+
 }  // namespace dmft

@@ -1,0 +1,169 @@
+// The finite network against its own definition (theory mlp.md §2, tests T1, T2).
+#include <doctest/doctest.h>
+#include <omp.h>
+
+#include "dmft/finite_width.hpp"
+#include "dmft/network.hpp"
+
+using namespace dmft;
+
+namespace {
+
+Dataset small_data() { return make_synthetic(4, 5, 3, SyntheticTarget::teacher); }
+
+NetworkSpec tanh_spec(Readout readout = Readout::mean_field) {
+  NetworkSpec s;
+  s.depth = 3;
+  s.width = 7;
+  s.activation = Activation::from_name("tanh");
+  s.sigma = 1.1;
+  s.gamma0 = 0.8;
+  s.eta = 0.3;
+  s.readout = readout;
+  return s;
+}
+
+/// The weights after a few steps, so that the check is not only at initialisation.
+MlpNetwork trained(const NetworkSpec& spec, const Dataset& data, int steps) {
+  MlpNetwork net(spec, data, 11);
+  for (int k = 0; k < steps; ++k) {
+    const NetworkState s = net.evaluate();
+    net.step(s, data.y - s.f);
+  }
+  return net;
+}
+
+}  // namespace
+
+TEST_CASE("T1: the closed-form updates equal -eta gamma0^2 N times the gradient of the loss (finite differences)") {
+  const Dataset data = small_data();
+  for (Readout readout : {Readout::mean_field, Readout::ntk}) {
+    const NetworkSpec spec = tanh_spec(readout);
+    MlpNetwork net = trained(spec, data, 3);
+    const std::vector<Matrix> before = net.weights();
+    const NetworkState s = net.evaluate();
+    MlpNetwork stepped = net;
+    stepped.step(s, data.y - s.f);
+    const double lr = spec.eta * spec.gamma0 * spec.gamma0 * double(spec.width);
+    double worst = 0, scale = 0;
+    for (std::size_t k = 0; k < before.size(); ++k)
+      for (Index i = 0; i < before[k].size(); ++i) {
+        const double h = 1e-6;
+        net.weights()[k].data()[i] = before[k].data()[i] + h;
+        const double up = net.objective();
+        net.weights()[k].data()[i] = before[k].data()[i] - h;
+        const double down = net.objective();
+        net.weights()[k].data()[i] = before[k].data()[i];
+        const double expected = -lr * (up - down) / (2 * h);
+        const double update = stepped.weights()[k].data()[i] - before[k].data()[i];
+        worst = std::max(worst, std::abs(update - expected));
+        scale = std::max(scale, std::abs(update));
+      }
+    CHECK(scale > 1e-3);
+    CHECK(worst / scale < 1e-7);
+  }
+}
+
+TEST_CASE("T1: gamma0^2 N J J^T equals the sum of G times Phi over layers (finite-difference Jacobian)") {
+  const Dataset data = small_data();
+  const NetworkSpec spec = tanh_spec();
+  MlpNetwork net = trained(spec, data, 2);
+  const NetworkState s = net.evaluate();
+  const Matrix K = net.ntk(s);
+  const Index P = data.P();
+  std::vector<Vector> columns;  // ∂f/∂θ for every parameter θ
+  for (auto& W : net.weights())
+    for (Index i = 0; i < W.size(); ++i) {
+      const double w = W.data()[i], h = 1e-6;
+      W.data()[i] = w + h;
+      const Vector up = net.raw_output();
+      W.data()[i] = w - h;
+      const Vector down = net.raw_output();
+      W.data()[i] = w;
+      columns.push_back((up - down) / (2 * h));
+    }
+  Matrix J(P, Index(columns.size()));
+  for (std::size_t c = 0; c < columns.size(); ++c) J.col(Index(c)) = columns[c];
+  const Matrix JJ = spec.gamma0 * spec.gamma0 * double(spec.width) * J * J.transpose();
+  CHECK((JJ - K).norm() / K.norm() < 1e-8);
+}
+
+TEST_CASE("T2: the centred output is exactly zero at initialisation, so Delta(0) = y and loss(0) = mean(y^2)") {
+  const Dataset data = small_data();
+  TrainOptions opt;
+  opt.T = 3;
+  const NetworkRun run = train_network(tanh_spec(), data, 5, opt);
+  CHECK((run.Delta.row(0).transpose() - data.y).cwiseAbs().maxCoeff() == 0.0);
+  CHECK(run.loss[0] == doctest::Approx(data.y.squaredNorm() / double(data.P())).epsilon(1e-15));
+  CHECK(run.loss[2] < run.loss[0]);  // and it trains
+}
+
+TEST_CASE("recorded kernels are exactly symmetric and their equal-time blocks give the NTK") {
+  const Dataset data = small_data();
+  TrainOptions opt;
+  opt.T = 4;
+  const NetworkSpec spec = tanh_spec();
+  const NetworkRun run = train_network(spec, data, 5, opt);
+  const Index P = data.P();
+  for (int l = 0; l < spec.depth; ++l) {
+    CHECK((run.Phi[std::size_t(l)] - run.Phi[std::size_t(l)].transpose()).cwiseAbs().maxCoeff() == 0.0);
+    CHECK((run.G[std::size_t(l)] - run.G[std::size_t(l)].transpose()).cwiseAbs().maxCoeff() == 0.0);
+  }
+  for (Index t = 0; t < opt.T; ++t) {
+    const auto block = [&](const TwoTime& k) -> Matrix { return k.block(t * P, t * P, P, P); };
+    Matrix K = block(run.G[0]).cwiseProduct(data.Kx) + block(run.G[1]).cwiseProduct(block(run.Phi[0])) +
+               block(run.G[2]).cwiseProduct(block(run.Phi[1])) + block(run.Phi[2]);
+    const RowMatrix recorded = Eigen::Map<const RowMatrix>(run.ntk.row(t).data(), P, P);
+    CHECK((K - Matrix(recorded)).norm() / K.norm() < 1e-12);
+  }
+}
+
+TEST_CASE("linear networks: G(t,mu; s,nu) does not depend on mu and nu") {
+  const Dataset data = small_data();
+  NetworkSpec spec = tanh_spec();
+  spec.activation = Activation::from_name("linear");
+  TrainOptions opt;
+  opt.T = 3;
+  const NetworkRun run = train_network(spec, data, 2, opt);
+  for (const TwoTime& G : run.G) {
+    const Index P = data.P();
+    for (Index t = 0; t < opt.T; ++t)
+      for (Index s = 0; s < opt.T; ++s) {
+        const auto b = G.block(t * P, s * P, P, P);
+        CHECK((b.array() - b(0, 0)).abs().maxCoeff() <= 1e-12 * std::abs(b(0, 0)));
+      }
+  }
+}
+
+TEST_CASE("the decoupled-backward network: same forward pass, independent backward weights; equal to the standard network without hidden matrices") {
+  const Dataset data = small_data();
+  NetworkSpec spec = tanh_spec();
+  NetworkSpec gia = spec;
+  gia.decoupled_backward = true;
+  const NetworkState a = MlpNetwork(spec, data, 4).evaluate(), b = MlpNetwork(gia, data, 4).evaluate();
+  CHECK((a.h[2] - b.h[2]).norm() == 0.0);
+  CHECK((a.g[2] - b.g[2]).norm() == 0.0);      // the readout is not decoupled
+  CHECK((a.g[0] - b.g[0]).norm() > 0.1 * a.g[0].norm());
+  spec.depth = gia.depth = 1;
+  TrainOptions opt;
+  opt.T = 4;
+  const NetworkRun x = train_network(spec, data, 4, opt), y = train_network(gia, data, 4, opt);
+  CHECK((x.loss - y.loss).norm() == 0.0);
+}
+
+TEST_CASE("networks trained in parallel over seeds are bit-for-bit those trained one at a time") {
+  const Dataset data = small_data();
+  TrainOptions opt;
+  opt.T = 3;
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(1);
+  const auto one = train_seeds(tanh_spec(), data, 7, 3, opt);
+  omp_set_num_threads(2);
+  const auto two = train_seeds(tanh_spec(), data, 7, 3, opt);
+  omp_set_num_threads(saved);
+  for (std::size_t k = 0; k < one.size(); ++k) {
+    CHECK((one[k].loss - two[k].loss).norm() == 0.0);
+    CHECK((one[k].Phi[1] - two[k].Phi[1]).norm() == 0.0);
+  }
+  CHECK((one[0].loss - one[1].loss).norm() > 0.0);  // different seeds, different networks
+}
