@@ -12,35 +12,17 @@
 #include <string>
 
 #include "dmft/h5_util.hpp"
+#include "cli/cli_run.hpp"
 #include "write_dataset.hpp"
 
 using namespace dmft;
 using dmft::test::write_xy;
 
 namespace {
-struct Run {
-  int code;
-  std::string out;
-};
-
-Run run(const std::string& args, const std::string& env = "") {
-  const std::string cmd = env + " " + DMFT_BINARY + " " + args + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::string out;
-  char buf[4096];
-  while (std::fgets(buf, sizeof buf, pipe)) out += buf;
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-std::string tmp(const std::string& name) { return std::string(DMFT_TEST_TMP) + "/" + name; }
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
+using dmft::test::read_file;
+using dmft::test::run;
+using dmft::test::Run;
+using dmft::test::tmp;
 
 void check_bad(const std::string& args, const std::string& expected) {
   CAPTURE(args);

@@ -9,33 +9,16 @@
 #include <fstream>
 #include <string>
 
+#include "cli/cli_run.hpp"
 #include "dmft/h5_util.hpp"
 
 using namespace dmft;
 
 namespace {
-struct Run {
-  int code;
-  std::string out;
-};
-
-Run run(const std::string& args) {
-  const std::string cmd = std::string(DMFT_BINARY) + " " + args + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::string out;
-  char buf[4096];
-  while (std::fgets(buf, sizeof buf, pipe)) out += buf;
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-std::string tmp(const std::string& name) { return std::string(DMFT_TEST_TMP) + "/" + name; }
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+using dmft::test::run;
+using dmft::test::Run;
+using dmft::test::tmp;
+const auto& read_bytes = dmft::test::read_file;
 
 void check_bad(const std::string& args, const std::string& expected) {
   CAPTURE(args);

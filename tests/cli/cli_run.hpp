@@ -1,0 +1,36 @@
+#pragma once
+// Running the dmft binary from a test: exit code and merged stdout/stderr; scratch paths; bytes.
+#include <doctest/doctest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <string>
+
+namespace dmft::test {
+
+struct Run {
+  int code;
+  std::string out;
+};
+
+inline Run run(const std::string& args, const std::string& env = "") {
+  const std::string cmd = env + " " + DMFT_BINARY + " " + args + " 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::string out;
+  char buf[4096];
+  while (std::fgets(buf, sizeof buf, pipe)) out += buf;
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+inline std::string tmp(const std::string& name) { return std::string(DMFT_TEST_TMP) + "/" + name; }
+
+inline std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+}  // namespace dmft::test
