@@ -2,7 +2,7 @@
 
 #include <cmath>
 #include <fstream>
-#include <set>
+#include <map>
 #include <stdexcept>
 
 #include "dmft/output_common.hpp"
@@ -96,27 +96,23 @@ Comparison compare(const SolutionResults& dmft, const FiniteWidthResults& finite
   // Rates: the per-seed relative error (mean over seeds ± its standard error) against N. Where the
   // per-seed kernels were not stored, the seed-mean error is fitted instead (it has no error bars;
   // relative weights of 10% are used and the error bar comes from the scatter alone).
-  std::set<std::pair<std::string, int>> series;
+  // One pass over the table: the rel_frobenius values of each (quantity, layer), per width.
+  std::map<std::pair<std::string, int>, std::map<long long, std::vector<double>>> per_seed, seed_mean;
   for (const auto& r : c.rows)
-    if (r.metric == "rel_frobenius") series.insert({r.quantity, r.layer});
-  for (const auto& [q, layer] : series) {
+    if (r.metric == "rel_frobenius") (r.seed >= 0 ? per_seed : seed_mean)[{r.quantity, r.layer}][r.width].push_back(r.value);
+  for (const auto& [key, by_width] : seed_mean) {
     RateFit f;
-    f.quantity = q;
-    f.layer = layer;
-    bool per_seed = false;
-    for (const auto& r : c.rows) per_seed |= r.quantity == q && r.layer == layer && r.seed >= 0 && r.metric == "rel_frobenius";
-    f.data = per_seed ? "per-seed" : "seed-mean";
+    f.quantity = key.first;
+    f.layer = key.second;
+    const auto it = per_seed.find(key);
+    f.data = it != per_seed.end() ? "per-seed" : "seed-mean";
     for (const auto& w : finite.widths) {
-      std::vector<double> v;
-      for (const auto& r : c.rows)
-        if (r.width == w.N && r.quantity == q && r.layer == layer && r.metric == "rel_frobenius" &&
-            (per_seed ? r.seed >= 0 : r.seed == -1))
-          v.push_back(r.value);
+      const std::vector<double>& v = (it != per_seed.end() ? it->second : by_width).at(w.N);
       double m = 0, ss = 0;
       for (double x : v) m += x;
       m /= double(v.size());
       for (double x : v) ss += (x - m) * (x - m);
-      const double se = v.size() > 1 ? std::sqrt(ss / double(v.size() - 1) / double(v.size())) : 0.1 * m;
+      const double se = v.size() > 1 ? std::sqrt(ss / double(v.size() - 1) / double(v.size())) : 0.0;
       f.widths.push_back(double(w.N));
       f.error.push_back(m);
       f.error_se.push_back(se > 0 ? se : 0.1 * m);

@@ -4,21 +4,17 @@
 
 #include <cmath>
 
+#include "dmft/registry.hpp"
+
 namespace dmft {
 
 std::vector<Violation> network_violations(const ProblemParameters& p) {
-  if (p.model == "two_layer") {
-    if (p.depth != 1) return {{"depth", std::to_string(p.depth), "model two_layer has exactly one hidden layer (use --depth 1)"}};
-    return {};
-  }
-  if (p.model == "deep_linear") {
-    if (p.activation != "linear")
-      return {{"activation", "'" + p.activation + "'", "model deep_linear is linear (use --activation linear)"}};
-    return {};
-  }
-  if (p.model == "deep_mlp") return {};
-  return {{"model", "'" + p.model + "'",
-           "dmft train has finite networks for two_layer, deep_mlp and deep_linear only (not yet for this model)"}};
+  // The MLP network below is the finite network of these models; their architecture rules are
+  // the models' own (the same as for dmft solve).
+  if (p.model != "two_layer" && p.model != "deep_mlp" && p.model != "deep_linear")
+    return {{"model", "'" + p.model + "'",
+             "dmft train has finite networks for two_layer, deep_mlp and deep_linear only (not yet for this model)"}};
+  return make_model(p.model)->architecture_violations(p);
 }
 
 NetworkSpec network_spec(const ProblemParameters& p, Index width, Readout readout) {

@@ -152,13 +152,12 @@ FiniteWidthResults read_finite_width(const std::string& path) {
   H5::Group gf = f.openGroup("/finite_width");
   r.kernels = h5::read_int_attr(gf, "kernels") == 1;
   const Index T = r.T, P = r.data.P(), n = T * P;
+  const Index seeds = Index(h5::read_int_array(f, "/finite_width/seed_values").size());
   for (long long N : h5::read_int_array(f, "/finite_width/widths")) {
     const std::string base = "/finite_width/N" + std::to_string(N);
     FiniteWidthResults::Width w;
     w.N = N;
-    std::vector<hsize_t> shape;
-    h5::read_array(f, base + "/loss", shape);
-    const Index K = Index(shape[0]);
+    const Index K = seeds;
     const auto loss = read_per_seed(f, base + "/loss", K, T, 1);
     const auto ntk = read_per_seed(f, base + "/ntk", K, T, P * P);
     w.seeds.resize(std::size_t(K));
@@ -168,7 +167,6 @@ FiniteWidthResults read_finite_width(const std::string& path) {
     }
     w.mean.loss = read_matrix(f, base + "/loss_mean", T, 1).col(0);
     w.mean.ntk = read_matrix(f, base + "/ntk_mean", T, P * P);
-    w.mean_abs_h = read_matrix(f, base + "/mean_abs_h_mean", T, r.depth);
     if (r.kernels) {
       for (int l = 1; l <= r.depth; ++l) {
         const std::string gl = base + "/layers/" + std::to_string(l);

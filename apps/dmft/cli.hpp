@@ -71,6 +71,9 @@ std::vector<Violation> check_writable(const std::string& option, const std::stri
 
 /// Prints "dmft: error: <message>" for each message and returns kBadInput.
 int report_errors(const std::vector<std::string>& messages);
+int report_errors(const std::vector<Violation>& violations);
+/// --max-memory-gb in bytes, or the machine's available memory when it is 0.
+double memory_limit_bytes(double max_memory_gb);
 /// Turns a CLI11 parse error into our one-line form.
 std::string describe_parse_error(const CLI::ParseError& e);
 

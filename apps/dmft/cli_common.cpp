@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "cli.hpp"
+#include "dmft/memory_estimate.hpp"
 
 namespace dmft::cli {
 namespace {
@@ -29,6 +30,10 @@ void install_stop_handlers() {
 }
 
 const std::atomic<bool>& stop_requested() { return g_stop; }
+
+double memory_limit_bytes(double max_memory_gb) {
+  return max_memory_gb > 0 ? max_memory_gb * 1024.0 * 1024.0 * 1024.0 : available_memory_bytes();
+}
 
 std::vector<Violation> check_writable(const std::string& option, const std::string& path) {
   const std::string probe = path + ".tmp";

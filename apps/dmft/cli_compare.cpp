@@ -16,35 +16,24 @@ std::string layer_label(const std::string& q, int layer) {
   return layer == 0 ? "mean" : std::to_string(layer);
 }
 
-void print_table(const Comparison& c, const FiniteWidthResults& finite) {
-  // Per quantity and layer: the per-seed error (mean ± standard error over seeds), the error and
-  // alignment of the seed-mean network, for every width.
-  std::map<std::tuple<std::string, int, long long>, std::vector<double>> per_seed;
+void print_table(const Comparison& c) {
+  // Per quantity and layer (one fit each): the per-seed error (mean ± standard error over seeds,
+  // as fitted), the error and alignment of the seed-mean network, for every width.
   std::map<std::tuple<std::string, int, long long, std::string>, double> mean_net;
-  for (const auto& r : c.rows) {
-    if (r.seed >= 0 && r.metric == "rel_frobenius") per_seed[{r.quantity, r.layer, r.width}].push_back(r.value);
+  for (const auto& r : c.rows)
     if (r.seed == -1) mean_net[{r.quantity, r.layer, r.width, r.metric}] = r.value;
-  }
   std::printf("%-5s %-5s %7s  %-22s %-14s %-10s %s\n", "qty", "layer", "N", "per-seed rel. error", "seed-mean err",
               "alignment", "loss max_rel");
   for (const auto& fit : c.fits) {
-    for (const auto& w : finite.widths) {
+    for (std::size_t i = 0; i < fit.widths.size(); ++i) {
+      const long long N = (long long)fit.widths[i];
       char per[64] = "(not stored)";
-      const auto it = per_seed.find({fit.quantity, fit.layer, w.N});
-      if (it != per_seed.end()) {
-        double m = 0, ss = 0;
-        for (double x : it->second) m += x;
-        m /= double(it->second.size());
-        for (double x : it->second) ss += (x - m) * (x - m);
-        const double se = it->second.size() > 1 ? std::sqrt(ss / double(it->second.size() - 1) / double(it->second.size())) : 0;
-        std::snprintf(per, sizeof per, "%.4g ± %.2g", m, se);
-      }
+      if (fit.data == "per-seed") std::snprintf(per, sizeof per, "%.4g ± %.2g", fit.error[i], fit.error_se[i]);
       char extra[32] = "";
-      if (fit.quantity == "loss") std::snprintf(extra, sizeof extra, "%.3g", mean_net[{"loss", 0, w.N, "max_rel"}]);
+      if (fit.quantity == "loss") std::snprintf(extra, sizeof extra, "%.3g", mean_net[{"loss", 0, N, "max_rel"}]);
       std::printf("%-5s %-5s %7lld  %-22s %-14.4g %-10.6f %s\n", fit.quantity.c_str(),
-                  layer_label(fit.quantity, fit.layer).c_str(), w.N, per,
-                  mean_net[{fit.quantity, fit.layer, w.N, "rel_frobenius"}],
-                  mean_net[{fit.quantity, fit.layer, w.N, "alignment"}], extra);
+                  layer_label(fit.quantity, fit.layer).c_str(), N, per, mean_net[{fit.quantity, fit.layer, N, "rel_frobenius"}],
+                  mean_net[{fit.quantity, fit.layer, N, "alignment"}], extra);
     }
   }
   std::printf("\nfitted rates, relative error ≈ c·N^(−a) (%s errors):\n", c.fits.empty() ? "" : c.fits.front().data.c_str());
@@ -102,7 +91,7 @@ int run_compare(const CompareCommand& cmd, const std::string& command_line) {
     std::cout << "dmft compare: " << dmft.model << " (T = " << dmft.T << ", P = " << dmft.data.P() << ", depth "
               << dmft.depth << ") against " << finite.widths.size() << " width(s) of " << finite.widths.front().seeds.size()
               << " seed(s)\n";
-    print_table(c, finite);
+    print_table(c);
   }
   std::cout << "Wrote " << cmd.output << (cmd.csv.empty() ? "" : " and " + cmd.csv) << ".\n";
   return 0;

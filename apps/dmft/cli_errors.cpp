@@ -9,6 +9,12 @@ int report_errors(const std::vector<std::string>& messages) {
   return kBadInput;
 }
 
+int report_errors(const std::vector<Violation>& violations) {
+  std::vector<std::string> messages;
+  for (const auto& v : violations) messages.push_back(v.message());
+  return report_errors(messages);
+}
+
 std::string describe_parse_error(const CLI::ParseError& e) {
   std::string what = e.what();
   if (dynamic_cast<const CLI::ExtrasError*>(&e)) {

@@ -131,14 +131,10 @@ int run_solve(const SolveCommand& cmd, const std::string& command_line) {
   for (auto& v : data_option_conflicts(p, cmd.P_given, cmd.D_given)) bad.push_back(v);
   // Fail before the work, not after it: the output must be writable.
   for (auto& v : check_writable("output", p.output)) bad.push_back(v);
-  if (!bad.empty()) {
-    std::vector<std::string> msgs;
-    for (const auto& v : bad) msgs.push_back(v.message());
-    return report_errors(msgs);
-  }
+  if (!bad.empty()) return report_errors(bad);
 
-  const double limit = p.max_memory_gb > 0 ? p.max_memory_gb * 1024.0 * 1024.0 * 1024.0 : available_memory_bytes();
-  for (auto& v : too_large_for_memory(p, limit)) return report_errors({v.message()});
+  const double limit = memory_limit_bytes(p.max_memory_gb);
+  if (const auto v = too_large_for_memory(p, limit); !v.empty()) return report_errors(v);
   const Dataset data = dataset_for(p);
   {  // the data set decides P and D (--data or ds1); recorded as they are
     p.P = data.P();
@@ -166,7 +162,7 @@ int run_solve(const SolveCommand& cmd, const std::string& command_line) {
     std::ostringstream rule;
     rule << "P·T = " << pr.n() << " needs an estimated " << human_bytes(cost.peak_bytes) << " but only "
          << human_bytes(limit) << " is available (the kernels are (P·T)² doubles each; reduce --P or --T)";
-    return report_errors({Violation{"T", std::to_string(p.T), rule.str()}.message()});
+    return report_errors(std::vector<Violation>{{"T", std::to_string(p.T), rule.str()}});
   }
   if (cmd.dry_run) {
     std::cout << "dry run: " << p.model << " " << p.activation << ", P = " << pr.P() << ", T = " << pr.T

@@ -44,12 +44,14 @@ void print_coordinate_check(const TrainParameters& p, const std::vector<WidthRun
     char line[64];
     std::snprintf(line, sizeof line, "%8lld", w.width);
     std::cout << line;
+    std::vector<const RowMatrix*> hs, dhs;
+    for (const auto& r : w.runs) {
+      hs.push_back(&r.mean_abs_h);
+      dhs.push_back(&r.mean_abs_dh);
+    }
+    const RowMatrix h_mean = seed_statistics(hs).mean, dh_mean = seed_statistics(dhs).mean;
     for (int l = 0; l < L; ++l) {
-      double h = 0, dh = 0;
-      for (const auto& r : w.runs) {
-        h += r.mean_abs_h(T - 1, l) / double(w.runs.size());
-        dh += r.mean_abs_dh(T - 1, l) / double(w.runs.size());
-      }
+      const double h = h_mean(T - 1, l), dh = dh_mean(T - 1, l);
       lo[std::size_t(l)] = std::min(lo[std::size_t(l)], h);
       hi[std::size_t(l)] = std::max(hi[std::size_t(l)], h);
       std::snprintf(line, sizeof line, "  %10.4g  %10.4g", h, dh);
@@ -95,7 +97,7 @@ int run_train(const TrainCommand& cmd, const std::string& command_line) {
       p.P = data.P();
       p.D = data.D();
     } catch (const InputError& e) {
-      return report_errors({Violation{"like", p.like, e.rule()}.message()});
+      return report_errors(std::vector<Violation>{{"like", p.like, e.rule()}});
     }
   }
   for (auto& v : validate(p)) bad.push_back(v);
@@ -104,13 +106,9 @@ int run_train(const TrainCommand& cmd, const std::string& command_line) {
   if (p.like.empty())
     for (auto& v : data_option_conflicts(p, has("P"), has("D"))) bad.push_back(v);
   for (auto& v : check_writable("output", p.output)) bad.push_back(v);
-  if (!bad.empty()) {
-    std::vector<std::string> msgs;
-    for (const auto& v : bad) msgs.push_back(v.message());
-    return report_errors(msgs);
-  }
-  const double limit = p.max_memory_gb > 0 ? p.max_memory_gb * 1024.0 * 1024.0 * 1024.0 : available_memory_bytes();
-  for (auto& v : too_large_for_memory(p, limit)) return report_errors({v.message()});
+  if (!bad.empty()) return report_errors(bad);
+  const double limit = memory_limit_bytes(p.max_memory_gb);
+  if (const auto v = too_large_for_memory(p, limit); !v.empty()) return report_errors(v);
   if (!have_data) data = dataset_for(p);
   p.P = data.P();  // the data set decides P and D (--data, ds1 or --like); recorded as they are
   p.D = data.D();
@@ -134,11 +132,10 @@ int run_train(const TrainCommand& cmd, const std::string& command_line) {
   est << "estimate: peak memory " << human_bytes(peak) << " (limit " << human_bytes(limit) << "); " << flops / 1e9
       << " GFLOP in all (" << widths.size() << " width(s) x " << p.seeds << " seed(s), T = " << p.T << ", P = " << data.P() << ")";
   if (limit > 0 && peak > limit)
-    return report_errors({Violation{"widths", p.widths,
+    return report_errors(std::vector<Violation>{{"widths", p.widths,
                                     "needs an estimated " + human_bytes(peak) + " but only " + human_bytes(limit) +
                                         " is available (N x N weights and (T*P)^2 kernels per layer and seed; reduce "
-                                        "--widths, --seeds or --T, or use --seed-kernels mean)"}
-                              .message()});
+                                        "--widths, --seeds or --T, or use --seed-kernels mean)"}});
   if (cmd.dry_run) {
     std::cout << "dry run: train " << p.model << " " << p.activation << ", depth " << p.depth << ", widths " << p.widths
               << "\n" << est.str() << "\n";

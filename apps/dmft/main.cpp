@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
     try {
       args = dmft::cli::expand_config(args);
     } catch (const dmft::InputError& e) {
-      return dmft::cli::report_errors({e.what()});
+      return dmft::cli::report_errors(std::vector<std::string>{e.what()});
     }
     std::reverse(args.begin(), args.end());  // CLI11 takes the arguments in reverse order
     app.parse(args);
@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    return dmft::cli::report_errors({dmft::cli::describe_parse_error(e)});
+    return dmft::cli::report_errors(std::vector<std::string>{dmft::cli::describe_parse_error(e)});
   }
   try {
     if (app.got_subcommand("info")) return dmft::cli::run_info();
@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("compare")) return dmft::cli::run_compare(compare, command_line);
     return dmft::cli::run_solve(solve, command_line);
   } catch (const dmft::InputError& e) {
-    return dmft::cli::report_errors({e.what()});
+    return dmft::cli::report_errors(std::vector<std::string>{e.what()});
   } catch (const std::exception& e) {
     std::cerr << "dmft: failed: " << e.what() << "\n";
     return 1;

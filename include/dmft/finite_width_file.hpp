@@ -40,7 +40,6 @@ struct FiniteWidthResults {
     long long N = 0;
     std::vector<KernelSet> seeds;  // per seed (kernels only when stored per seed)
     KernelSet mean;                // seed mean
-    RowMatrix mean_abs_h;          // seed mean, T×L
   };
   std::vector<Width> widths;
 };

@@ -117,8 +117,12 @@ class Model {
   virtual std::string name() const = 0;
   virtual std::string description() const = 0;
 
-  /// Model-specific rules (e.g. depth); generic ranges are checked by dmft::validate.
-  virtual std::vector<Violation> validate(const SolveParameters& p) const = 0;
+  /// Rules of the architecture itself (e.g. two_layer has one hidden layer), shared by the DMFT
+  /// and the finite network of `dmft train`.
+  virtual std::vector<Violation> architecture_violations(const ProblemParameters&) const { return {}; }
+  /// Every model-specific rule of a solve: the architecture's and the solver's (e.g. estimators
+  /// that are biased for some activation); generic ranges are checked by dmft::validate.
+  virtual std::vector<Violation> validate(const SolveParameters& p) const { return architecture_violations(p); }
   virtual int hidden_layers(const Problem& problem) const = 0;
   /// False for models solved without sampling (no standard errors, no noise floor).
   virtual bool stochastic() const { return true; }

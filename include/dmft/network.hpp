@@ -57,7 +57,6 @@ class MlpNetwork {
   /// Trainable tensors in the order W^0 (N×D), W^1..W^{L−1} (N×N), w (N×1), materialised
   /// (pending low-rank updates folded in); mutable for tests.
   std::vector<Matrix>& weights();
-  const NetworkSpec& spec() const { return spec_; }
   /// 1/(γ0 N) or 1/(γ0 √N).
   double readout_scale() const;
   /// The uncentred output at the current weights (P).

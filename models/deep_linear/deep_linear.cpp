@@ -24,7 +24,7 @@ class DeepLinear final : public Model {
     return "deep linear network (phi = id), any depth: closed algebraic DMFT equations, no sampling";
   }
 
-  std::vector<Violation> validate(const SolveParameters& p) const override {
+  std::vector<Violation> architecture_violations(const ProblemParameters& p) const override {
     if (p.activation != "linear")
       return {{"activation", "'" + p.activation + "'", "model deep_linear is linear (use --activation linear, or --model two_layer)"}};
     return {};

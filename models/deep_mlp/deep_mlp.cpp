@@ -17,11 +17,12 @@ class DeepMlp final : public Model {
   }
 
   std::vector<Violation> validate(const SolveParameters& p) const override {
+    std::vector<Violation> v = architecture_violations(p);
     if (p.activation == "relu" && p.depth >= 2 && p.responses == "full")
-      return {{"activation", "'relu'",
+      v.push_back({"activation", "'relu'",
                "with --depth >= 2 the pathwise estimate of B is biased for ReLU (phi'' is a delta, theory "
-               "mlp.md 3.4.3); use --activation softplus with a large --beta (e.g. 30), or --responses gia"}};
-    return {};
+               "mlp.md 3.4.3); use --activation softplus with a large --beta (e.g. 30), or --responses gia"});
+    return v;
   }
   int hidden_layers(const Problem& pr) const override { return pr.depth; }
 

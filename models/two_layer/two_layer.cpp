@@ -23,7 +23,7 @@ class TwoLayer final : public Model {
     return "two-layer network (one hidden layer), any activation; no response functions needed";
   }
 
-  std::vector<Violation> validate(const SolveParameters& p) const override {
+  std::vector<Violation> architecture_violations(const ProblemParameters& p) const override {
     if (p.depth != 1)
       return {{"depth", std::to_string(p.depth), "model two_layer has exactly one hidden layer (use --depth 1)"}};
     return {};

@@ -63,8 +63,10 @@ TEST_CASE("deep linear reproduces Appendix B (DS1, L = 1 and 3, both error updat
     check_loss(s, ts, {0.9685463, 0.85148297, 0.71855497, 0.48118041, 0.30309168}, 1e-7);
     check_layers(s, {{0.50472085, -0.31000705, 0.47200249, 1.89146279, 1.19942834}}, P);
   }
+  const Solution l3_ntk = solve_linear(d, 3, 0.1, 1.0, 30, ErrorUpdate::ntk);
+  const Solution l3_exact = solve_linear(d, 3, 0.1, 1.0, 30, ErrorUpdate::exact);
   {
-    const Solution s = solve_linear(d, 3, 0.1, 1.0, 30, ErrorUpdate::ntk);
+    const Solution& s = l3_ntk;
     check_loss(s, ts, {0.9376191, 0.7084527, 0.40772126, 0.02572041, 0.00105634}, 1e-7);
     check_layers(s,
                  {{0.51674022, -0.32035768, 0.47886937, 9.71243553, 2.00194354},
@@ -73,7 +75,7 @@ TEST_CASE("deep linear reproduces Appendix B (DS1, L = 1 and 3, both error updat
                  P);
   }
   {
-    const Solution s = solve_linear(d, 3, 0.1, 1.0, 30, ErrorUpdate::exact);
+    const Solution& s = l3_exact;
     check_loss(s, ts, {0.9376191, 0.70503686, 0.39879895, 0.02485404, 0.00108436}, 1e-7);
     check_layers(s,
                  {{0.51552747, -0.31905217, 0.47856430, 9.41616847, 1.97799557},
@@ -82,9 +84,7 @@ TEST_CASE("deep linear reproduces Appendix B (DS1, L = 1 and 3, both error updat
                  P);
   }
   // Euler and exact give the same Δ(1) (T10).
-  const Solution a = solve_linear(d, 3, 0.1, 1.0, 30, ErrorUpdate::ntk);
-  const Solution b = solve_linear(d, 3, 0.1, 1.0, 30, ErrorUpdate::exact);
-  CHECK((a.state.Delta.row(1) - b.state.Delta.row(1)).cwiseAbs().maxCoeff() < 1e-12);
+  CHECK((l3_ntk.state.Delta.row(1) - l3_exact.state.Delta.row(1)).cwiseAbs().maxCoeff() < 1e-12);
 }
 
 TEST_CASE("O(γ0²) kernel movement with ratios of theory T5, and the γ0 sweep of T15") {

@@ -8,7 +8,7 @@ using namespace dmft;
 using namespace dmft::test;
 
 namespace {
-void check_mean(const std::vector<double>& x, double reference, double extra_se, const char* what) {
+void check_mean(const std::vector<double>& x, double reference, double extra_se, const std::string& what) {
   const MeanSe m = mean_se(x);
   const double tol = 4 * std::sqrt(m.se * m.se + extra_se * extra_se);
   CAPTURE(what);
@@ -63,15 +63,39 @@ TEST_CASE("linear deep_mlp agrees with deep_linear: kernels, responses, loss (T1
     }
 }
 
+namespace {
+/// One column of theory Appendix B's T17 table, collected over seeds, checked against its
+/// reference means and standard errors.
+struct T17Column {
+  std::vector<double> loss[4], phi1, phi2, phi2_07, g1, g2;
+  static constexpr Index ts[4] = {1, 5, 10, 15};
+
+  void add(const Solution& s, Index last) {
+    for (int i = 0; i < 4; ++i) loss[i].push_back(s.loss[ts[i]]);
+    phi1.push_back(s.state.layers[0].Phi(last, last));
+    phi2.push_back(s.state.layers[1].Phi(last, last));
+    phi2_07.push_back(s.state.layers[1].Phi(last, last + 7));
+    g1.push_back(s.state.layers[0].G(last, last));
+    g2.push_back(s.state.layers[1].G(last, last));
+  }
+  /// Reference means and standard errors: loss at ts, Φ¹, Φ², Φ²[0,7], G¹, G² at (15, 15).
+  void check(const double (&ref)[9], const double (&sem)[9], const std::string& mode) const {
+    for (int i = 0; i < 4; ++i) check_mean(loss[i], ref[i], sem[i], "loss (" + mode + ")");
+    check_mean(phi1, ref[4], sem[4], "Phi1(15,15)[0,0] (" + mode + ")");
+    check_mean(phi2, ref[5], sem[5], "Phi2(15,15)[0,0] (" + mode + ")");
+    check_mean(phi2_07, ref[6], sem[6], "Phi2(15,15)[0,7] (" + mode + ")");
+    check_mean(g1, ref[7], sem[7], "G1(15,15)[0,0] (" + mode + ")");
+    check_mean(g2, ref[8], sem[8], "G2(15,15)[0,0] (" + mode + ")");
+  }
+};
+}  // namespace
+
 TEST_CASE("tanh, L = 2, DS1 (T17): loss, kernels and the paired Euler − exact difference") {
   const Dataset d = make_ds1();
   const auto model = make_model("deep_mlp");
-  const Index P = d.P(), last = 15 * P;
+  const Index last = 15 * d.P();
   std::vector<double> paired;
-  std::vector<double> loss[4], phi1, phi2, phi2_07, g1, g2;
-  std::vector<double> eloss[4], ephi1, ephi2, ephi2_07, eg1, eg2;  // the "euler" (ntk) column
-  const Index ts[4] = {1, 5, 10, 15};
-  const double loss_ref[4] = {0.9553, 0.7839, 0.5505, 0.3138}, loss_sem[4] = {0.0005, 0.0025, 0.0045, 0.0048};
+  T17Column exact, euler;  // "euler" is the ntk error update
   for (std::uint64_t seed = 100; seed < 104; ++seed) {
     Problem pe = make_problem(d, "tanh", 16, 0.25, 1.0, 4000, seed, ErrorUpdate::exact);
     pe.depth = 2;
@@ -80,33 +104,14 @@ TEST_CASE("tanh, L = 2, DS1 (T17): loss, kernels and the paired Euler − exact 
     const Solution se = solve(*model, pe, SolverOptions{}), sn = solve(*model, pn, SolverOptions{});
     REQUIRE(se.summary.reason == Termination::converged);
     paired.push_back(sn.loss[15] - se.loss[15]);
-    for (int i = 0; i < 4; ++i) loss[i].push_back(se.loss[ts[i]]);
-    phi1.push_back(se.state.layers[0].Phi(last, last));
-    phi2.push_back(se.state.layers[1].Phi(last, last));
-    phi2_07.push_back(se.state.layers[1].Phi(last, last + 7));
-    g1.push_back(se.state.layers[0].G(last, last));
-    g2.push_back(se.state.layers[1].G(last, last));
-    for (int i = 0; i < 4; ++i) eloss[i].push_back(sn.loss[ts[i]]);
-    ephi1.push_back(sn.state.layers[0].Phi(last, last));
-    ephi2.push_back(sn.state.layers[1].Phi(last, last));
-    ephi2_07.push_back(sn.state.layers[1].Phi(last, last + 7));
-    eg1.push_back(sn.state.layers[0].G(last, last));
-    eg2.push_back(sn.state.layers[1].G(last, last));
+    exact.add(se, last);
+    euler.add(sn, last);
   }
-  const double eloss_ref[4] = {0.9554, 0.7866, 0.5576, 0.3216}, eloss_sem[4] = {0.0004, 0.0020, 0.0038, 0.0043};
-  for (int i = 0; i < 4; ++i) check_mean(eloss[i], eloss_ref[i], eloss_sem[i], "loss (ntk)");
-  check_mean(ephi1, 0.2741, 0.0016, "Phi1(15,15)[0,0] (ntk)");
-  check_mean(ephi2, 0.2239, 0.0015, "Phi2(15,15)[0,0] (ntk)");
-  check_mean(ephi2_07, -0.1567, 0.0019, "Phi2(15,15)[0,7] (ntk)");
-  check_mean(eg1, 1.294, 0.015, "G1(15,15)[0,0] (ntk)");
-  check_mean(eg2, 1.067, 0.006, "G2(15,15)[0,0] (ntk)");
   // The references are means over 6 seeds with the quoted standard errors.
-  for (int i = 0; i < 4; ++i) check_mean(loss[i], loss_ref[i], loss_sem[i], "loss (exact)");
-  check_mean(phi1, 0.2740, 0.0016, "Phi1(15,15)[0,0]");
-  check_mean(phi2, 0.2234, 0.0014, "Phi2(15,15)[0,0]");
-  check_mean(phi2_07, -0.1561, 0.0018, "Phi2(15,15)[0,7]");
-  check_mean(g1, 1.288, 0.015, "G1(15,15)[0,0]");
-  check_mean(g2, 1.065, 0.006, "G2(15,15)[0,0]");
+  euler.check({0.9554, 0.7866, 0.5576, 0.3216, 0.2741, 0.2239, -0.1567, 1.294, 1.067},
+              {0.0004, 0.0020, 0.0038, 0.0043, 0.0016, 0.0015, 0.0019, 0.015, 0.006}, "ntk");
+  exact.check({0.9553, 0.7839, 0.5505, 0.3138, 0.2740, 0.2234, -0.1561, 1.288, 1.065},
+              {0.0005, 0.0025, 0.0045, 0.0048, 0.0016, 0.0014, 0.0018, 0.015, 0.006}, "exact");
   check_mean(paired, 0.0079, 0.0007, "Euler - exact loss(15)");
   CHECK(mean_se(paired).mean > 0);
 }
