@@ -8,21 +8,22 @@
 namespace dmft {
 namespace {
 
-std::vector<hsize_t> with_seeds(hsize_t K, std::vector<hsize_t> shape) {
-  shape.insert(shape.begin(), K);
-  return shape;
+/// "N<width>", the group of one width (appended, not concatenated: GCC 12 warns falsely (-Wrestrict)
+/// on "literal" + std::to_string).
+std::string width_group(long long width) {
+  std::string name = "N";
+  name += std::to_string(width);
+  return name;
 }
 
 /// Writes `name` (per seed, with a leading seed axis), `name_mean` and `name_std`.
 void write_over_seeds(H5::Group& g, const std::string& name, const std::vector<const RowMatrix*>& per_seed,
                       const std::vector<hsize_t>& shape, const std::string& axes, const std::string& description,
                       bool keep_seeds) {
-  const hsize_t K = per_seed.size();
   if (keep_seeds) {
-    const hsize_t size = per_seed.front()->size();
-    std::vector<double> all(K * size);
-    for (hsize_t k = 0; k < K; ++k) std::copy(per_seed[k]->data(), per_seed[k]->data() + size, all.begin() + long(k * size));
-    h5::write_array(g, name, all.data(), with_seeds(K, shape), "seed," + axes, description + ", one per seed");
+    std::vector<const double*> slices;
+    for (const RowMatrix* m : per_seed) slices.push_back(m->data());
+    h5::write_slices(g, name, slices, shape, "seed," + axes, description + ", one per seed");
   }
   const SeedStatistics s = seed_statistics(per_seed);
   h5::write_array(g, name + "_mean", s.mean.data(), shape, axes, description + ", mean over seeds");
@@ -56,7 +57,7 @@ void write_file(const std::string& tmp, const TrainParameters& params, const std
 
   const bool keep = params.seed_kernels == "keep";
   for (const auto& w : widths) {
-    H5::Group gw = h5::create_group(gf, "N" + std::to_string(w.width));
+    H5::Group gw = h5::create_group(gf, width_group(w.width));
     h5::write_attr(gw, "width", w.width);
     auto collect = [&](auto member) {
       std::vector<const RowMatrix*> v;
@@ -154,7 +155,7 @@ FiniteWidthResults read_finite_width(const std::string& path) {
   const Index T = r.T, P = r.data.P(), n = T * P;
   const Index seeds = Index(h5::read_int_array(f, "/finite_width/seed_values").size());
   for (long long N : h5::read_int_array(f, "/finite_width/widths")) {
-    const std::string base = "/finite_width/N" + std::to_string(N);
+    const std::string base = "/finite_width/" + width_group(N);
     FiniteWidthResults::Width w;
     w.N = N;
     const Index K = seeds;

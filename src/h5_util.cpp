@@ -39,6 +39,27 @@ void write_array(H5::Group& g, const std::string& name, const std::vector<double
   write_array(g, name, data.data(), {hsize_t(data.size())}, axes, description);
 }
 
+void write_slices(H5::Group& g, const std::string& name, const std::vector<const double*>& slices,
+                  const std::vector<hsize_t>& slice_shape, const std::string& axes, const std::string& description) {
+  std::vector<hsize_t> shape = slice_shape;
+  shape.insert(shape.begin(), hsize_t(slices.size()));
+  H5::DataSpace space(int(shape.size()), shape.data());
+  H5::DSetCreatPropList dcpl;
+  H5Pset_obj_track_times(dcpl.getId(), false);
+  H5::DataSet ds = g.createDataSet(name, H5::PredType::NATIVE_DOUBLE, space, dcpl);
+  H5::DataSpace memory(int(slice_shape.size()), slice_shape.data());
+  std::vector<hsize_t> start(shape.size(), 0), count = shape;
+  count[0] = 1;
+  for (std::size_t k = 0; k < slices.size(); ++k) {
+    start[0] = k;
+    H5::DataSpace file = ds.getSpace();
+    file.selectHyperslab(H5S_SELECT_SET, count.data(), start.data());
+    ds.write(slices[k], H5::PredType::NATIVE_DOUBLE, memory, file);
+  }
+  write_attr(ds, "axes", axes);
+  if (!description.empty()) write_attr(ds, "description", description);
+}
+
 void write_int_array(H5::Group& g, const std::string& name, const std::vector<long long>& data,
                      const std::string& axes, const std::string& description) {
   const hsize_t n = data.size();

@@ -22,6 +22,11 @@ void write_array(H5::Group& g, const std::string& name, const double* data,
 void write_array(H5::Group& g, const std::string& name, const std::vector<double>& data,
                  const std::string& axes, const std::string& description = "");
 
+/// An array with a leading axis of slices.size(), each slice a row-major array of `slice_shape`
+/// written in place (no gathered copy of the whole array).
+void write_slices(H5::Group& g, const std::string& name, const std::vector<const double*>& slices,
+                  const std::vector<hsize_t>& slice_shape, const std::string& axes, const std::string& description = "");
+
 /// 1-D integer and fixed-length string columns (tidy tables).
 void write_int_array(H5::Group& g, const std::string& name, const std::vector<long long>& data,
                      const std::string& axes, const std::string& description = "");
