@@ -34,7 +34,7 @@ const std::string kProblem = "--model deep_linear --activation linear --depth 3 
                              "--gamma0 1 --target halves";
 }  // namespace
 
-TEST_CASE("regression: solve, train widths 64 to 1024 and compare; errors fall with the width") {
+TEST_CASE("regression: solve, train widths 64 to 1024 and compare: errors fall with the width") {
   const std::string dmft = tmp("reg_dmft.h5"), finite = tmp("reg_finite.h5"), cmp = tmp("reg_cmp.h5"),
                     csv = tmp("reg_cmp.csv");
   REQUIRE(run("solve --quiet " + kProblem + " --output " + dmft).code == 0);

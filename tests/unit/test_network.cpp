@@ -118,7 +118,7 @@ TEST_CASE("recorded kernels are exactly symmetric and their equal-time blocks gi
   }
 }
 
-TEST_CASE("linear networks: G(t,mu; s,nu) does not depend on mu and nu") {
+TEST_CASE("linear networks: G(t,mu,s,nu) does not depend on mu and nu") {
   const Dataset data = small_data();
   NetworkSpec spec = tanh_spec();
   spec.activation = Activation::from_name("linear");
@@ -135,7 +135,7 @@ TEST_CASE("linear networks: G(t,mu; s,nu) does not depend on mu and nu") {
   }
 }
 
-TEST_CASE("the decoupled-backward network: same forward pass, independent backward weights; equal to the standard network without hidden matrices") {
+TEST_CASE("the decoupled-backward network: same forward pass, independent backward weights, and equal to the standard network without hidden matrices") {
   const Dataset data = small_data();
   NetworkSpec spec = tanh_spec();
   NetworkSpec gia = spec;
