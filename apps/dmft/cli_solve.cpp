@@ -16,22 +16,17 @@
 #include <unistd.h>
 
 #include "cli.hpp"
+#include "dmft/config_file.hpp"
 #include "dmft/errors.hpp"
+#include "dmft/parameter_text.hpp"
 #include "dmft/memory_estimate.hpp"
 #include "dmft/problem_data.hpp"
 #include "dmft/registry.hpp"
+#include "dmft/run_checks.hpp"
 #include "dmft/solution_file.hpp"
 #include "dmft/solver.hpp"
 
 namespace dmft::cli {
-namespace {
-
-std::string trim(const std::string& x) {
-  const auto a = x.find_first_not_of(" \t\r"), b = x.find_last_not_of(" \t\r");
-  return a == std::string::npos ? "" : x.substr(a, b - a + 1);
-}
-
-}  // namespace
 
 std::vector<std::string> expand_config(const std::vector<std::string>& args) {
   // Find "--config FILE" or "--config=FILE" after the subcommand.
@@ -47,49 +42,22 @@ std::vector<std::string> expand_config(const std::vector<std::string>& args) {
     }
   }
   if (file.empty()) return args;
-  std::ifstream in(file);
-  if (!in) throw InputError("--config", file, "cannot be read");
   // The subcommand decides which keys a config file may hold.
-  std::string command;
+  std::string command = "solve";
   for (const auto& a : rest)
-    if (a == "solve" || a == "train") {
+    if (is_command(a)) {
       command = a;
       break;
     }
-  std::vector<std::string> known;
-  auto collect = [&](const ParameterInfo& info, auto&) { known.push_back(info.name); };
-  if (command == "train") {
-    TrainParameters names;
-    for_each_parameter(names, collect);
-  } else {
-    SolveParameters names;
-    for_each_parameter(names, collect);
-  }
   std::vector<std::string> from_file;
-  std::string line;
-  int number = 0;
-  while (std::getline(in, line)) {
-    ++number;
-    const auto hash = line.find('#');
-    if (hash != std::string::npos) line.erase(hash);
-    line = trim(line);
-    if (line.empty() || line == "[solve]" || line == "[train]") continue;
-    const auto eq = line.find('=');
-    const std::string where = file + " line " + std::to_string(number);
-    if (eq == std::string::npos) throw InputError("--config", where, "expected 'name = value', found '" + line + "'");
-    std::string key = trim(line.substr(0, eq)), value = trim(line.substr(eq + 1));
-    if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') && value.back() == value.front())
-      value = value.substr(1, value.size() - 2);
-    std::replace(key.begin(), key.end(), '_', '-');
-    if (std::find(known.begin(), known.end(), key) == known.end())
-      throw InputError("--config", where, "unknown key '" + key + "' for dmft " + (command.empty() ? "solve" : command) +
-                                              " (keys are its option names without dashes)");
-    if (key == "quiet" || key == "coord-check") {  // flags
-      if (value == "true" || value == "1") from_file.push_back("--" + key);
-      continue;
-    }
-    from_file.push_back("--" + key);
-    from_file.push_back(value);
+  for (const ConfigEntry& e : read_config_file(file)) {
+    // Keys under [solve] or [train] are for that subcommand only; they are checked against it.
+    const std::string& owner = e.section.empty() ? command : e.section;
+    if (!is_parameter(owner, e.key))
+      throw InputError("--config", file + " line " + std::to_string(e.line),
+                       "unknown key '" + e.key + "' for dmft " + owner + " (keys are its option names without dashes)");
+    if (owner != command) continue;
+    for (auto& word : option_arguments(owner, e.key, e.value)) from_file.push_back(word);
   }
   // Insert the file's options right after the subcommand, so that the command line wins.
   std::vector<std::string> out;
@@ -120,18 +88,11 @@ void add_solve(CLI::App& app, SolveCommand& cmd) {
 
 int run_solve(const SolveCommand& cmd, const std::string& command_line) {
   SolveParameters p = cmd.params;
-  std::vector<Violation> bad = validate(p);
-  std::unique_ptr<Model> model;
-  try {
-    model = make_model(p.model);
-    for (auto& v : model->validate(p)) bad.push_back(v);
-  } catch (const InputError& e) {
-    bad.insert(bad.begin(), Violation{"model", e.value(), e.rule()});
-  }
-  for (auto& v : data_option_conflicts(p, cmd.P_given, cmd.D_given)) bad.push_back(v);
+  std::vector<Violation> bad = solve_violations(p, cmd.P_given, cmd.D_given);
   // Fail before the work, not after it: the output must be writable.
   for (auto& v : check_writable("output", p.output)) bad.push_back(v);
   if (!bad.empty()) return report_errors(bad);
+  const std::unique_ptr<Model> model = make_model(p.model);
 
   const double limit = memory_limit_bytes(p.max_memory_gb);
   if (const auto v = too_large_for_memory(p, limit); !v.empty()) return report_errors(v);

@@ -12,6 +12,8 @@
 #include "dmft/finite_width_file.hpp"
 #include "dmft/memory_estimate.hpp"
 #include "dmft/problem_data.hpp"
+#include "dmft/parameter_text.hpp"
+#include "dmft/run_checks.hpp"
 
 namespace dmft::cli {
 namespace {
@@ -19,14 +21,13 @@ namespace {
 /// --like FILE: the problem options not given explicitly come from the solution's /parameters.
 void take_problem_from(TrainParameters& p, const std::map<std::string, std::string>& stored,
                        const std::vector<std::string>& given) {
-  for_each_problem_parameter(p, [&](const ParameterInfo& info, auto& value) {
+  ProblemParameters names;
+  for_each_problem_parameter(names, [&](const ParameterInfo& info, auto&) {
     if (std::find(given.begin(), given.end(), info.name) != given.end()) return;
     const auto it = stored.find(info.name);
     if (it == stored.end()) return;
-    using T = std::decay_t<decltype(value)>;
-    if constexpr (std::is_same_v<T, std::string>) value = it->second;
-    else if constexpr (std::is_same_v<T, double>) value = std::stod(it->second);
-    else value = T(std::stoll(it->second));
+    if (const std::string error = set_parameter(p, info.name, it->second); !error.empty())
+      throw InputError("like", it->second, "the stored " + std::string(info.name) + " " + error);
   });
 }
 
@@ -100,11 +101,9 @@ int run_train(const TrainCommand& cmd, const std::string& command_line) {
       return report_errors(std::vector<Violation>{{"like", p.like, e.rule()}});
     }
   }
-  for (auto& v : validate(p)) bad.push_back(v);
-  for (auto& v : network_violations(p)) bad.push_back(v);
   const auto has = [&](const char* name) { return std::find(cmd.given.begin(), cmd.given.end(), name) != cmd.given.end(); };
-  if (p.like.empty())
-    for (auto& v : data_option_conflicts(p, has("P"), has("D"))) bad.push_back(v);
+  // With --like the solution's data fix P and D, whatever was given.
+  for (auto& v : train_violations(p, p.like.empty() && has("P"), p.like.empty() && has("D"))) bad.push_back(v);
   for (auto& v : check_writable("output", p.output)) bad.push_back(v);
   if (!bad.empty()) return report_errors(bad);
   const double limit = memory_limit_bytes(p.max_memory_gb);

@@ -54,6 +54,10 @@ TEST_CASE("bad input: one line naming the option, the value and the rule, and ex
   const std::string cfg = tmp("bad.toml");
   std::ofstream(cfg) << "eta = 0.2\nlearning_rate = 3\n";
   check_bad("--config " + cfg, "line 2: unknown key 'learning-rate'");
+  std::ofstream(cfg) << "eta = 0.2\n[train]\nmc-samples = 3\n";
+  check_bad("--config " + cfg, "line 3: unknown key 'mc-samples' for dmft train");
+  std::ofstream(cfg) << "[sovle]\neta = 0.2\n";
+  check_bad("--config " + cfg, "line 1: unknown section '[sovle]' (sections are [solve] and [train])");
 
   RowMatrix X = RowMatrix::Random(6, 3);
   Vector y = Vector::Random(6);
@@ -95,7 +99,9 @@ TEST_CASE("a solve that hits the iteration cap still writes its file, with statu
 
 TEST_CASE("options from a config file equal the same options on the command line") {
   const std::string cfg = tmp("good.toml");
-  std::ofstream(cfg) << "# a comment\neta = 0.25\nT = 9\nmc-samples = 128\nactivation = \"tanh\"\n";
+  // Keys under [train] are for dmft train only (checked against its options, not applied here).
+  std::ofstream(cfg) << "# a comment\neta = 0.25\nT = 9\nactivation = \"tanh\"\n[solve]\nmc-samples = 128\n"
+                        "[train]\nwidths = \"64,128\"\neta = 0.5\n";
   const Run r = run("solve --quiet --config " + cfg + " --output " + tmp("cfg.h5"));
   CAPTURE(r.out);
   REQUIRE(r.code == 0);
