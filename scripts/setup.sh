@@ -5,7 +5,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${1:-$here/build}"
 
-packages=(cmake g++ make libeigen3-dev libceres-dev libhdf5-dev libcli11-dev doctest-dev libomp-dev git python3-h5py python3-matplotlib)
+packages=(cmake g++ make libeigen3-dev libceres-dev libhdf5-dev libcli11-dev doctest-dev libomp-dev libtomlplusplus-dev libopenmpi-dev openmpi-bin git python3-h5py python3-matplotlib)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

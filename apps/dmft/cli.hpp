@@ -61,6 +61,27 @@ struct CompareCommand {
 void add_compare(CLI::App& app, CompareCommand& cmd);
 int run_compare(const CompareCommand& cmd, const std::string& command_line);
 
+/// dmft sweep expand|run|status|slurm|collect (parameter studies; docs in README "Parameter studies").
+struct SweepCommand {
+  std::string action;  // the sub-subcommand given
+  std::string base, sweep_file, out_dir;  // expand
+  bool force = false;
+  std::string manifest;                   // the others
+  long long index = 0, count = -1;        // run: points index..index+count-1 (-1: to the end)
+  int threads = 0;                        // run: per point (0: SLURM_CPUS_PER_TASK, or the cores shared among local ranks)
+  bool quiet = false;
+  long long throttle = 10, points_per_task = 1, cpus_per_task = 4;  // slurm
+  std::string time_limit = "01:00:00", memory, script;              // slurm
+  std::string table, csv;                                           // collect
+};
+void add_sweep(CLI::App& app, SweepCommand& cmd);
+int run_sweep(const SweepCommand& cmd, const std::string& command_line);
+/// `dmft sweep run`: the points of the range, shared among MPI ranks when launched by mpirun.
+int run_sweep_points(const SweepCommand& cmd);
+
+/// This program's own path (/proc/self/exe), or "dmft" if it cannot be read.
+std::string self_executable();
+
 /// "1.5 GiB".
 std::string human_bytes(double bytes);
 /// SIGINT/SIGTERM set a flag that long runs poll; they stop cleanly and keep what is done.

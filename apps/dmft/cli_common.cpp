@@ -2,6 +2,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 
 #include "cli.hpp"
 #include "dmft/memory_estimate.hpp"
@@ -22,6 +23,12 @@ std::string human_bytes(double b) {
   char s[32];
   std::snprintf(s, sizeof s, "%.3g %s", b, unit[k]);
   return s;
+}
+
+std::string self_executable() {
+  std::error_code ec;
+  const std::filesystem::path p = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? "dmft" : p.string();
 }
 
 void install_stop_handlers() {

@@ -30,11 +30,14 @@ int main(int argc, char** argv) {
   dmft::cli::add_train(app, train);
   dmft::cli::CompareCommand compare;
   dmft::cli::add_compare(app, compare);
+  dmft::cli::SweepCommand sweep;
+  dmft::cli::add_sweep(app, sweep);
   dmft::cli::add_info(app);
   try {
     std::vector<std::string> args(argv + 1, argv + argc);
     try {
-      args = dmft::cli::expand_config(args);
+      // `dmft sweep expand --config` names the sweep's base file: it is not expanded here.
+      if (args.empty() || args.front() != "sweep") args = dmft::cli::expand_config(args);
     } catch (const dmft::InputError& e) {
       return dmft::cli::report_errors(std::vector<std::string>{e.what()});
     }
@@ -52,6 +55,7 @@ int main(int argc, char** argv) {
   try {
     if (app.got_subcommand("info")) return dmft::cli::run_info();
     if (app.got_subcommand("train")) return dmft::cli::run_train(train, command_line);
+    if (app.got_subcommand("sweep")) return dmft::cli::run_sweep(sweep, command_line);
     if (app.got_subcommand("compare")) return dmft::cli::run_compare(compare, command_line);
     return dmft::cli::run_solve(solve, command_line);
   } catch (const dmft::InputError& e) {

@@ -15,8 +15,9 @@ struct Run {
   std::string out;
 };
 
-inline Run run(const std::string& args, const std::string& env = "") {
-  const std::string cmd = env + " " + DMFT_BINARY + " " + args + " 2>&1";
+/// Runs a shell command line; stdout and stderr merged.
+inline Run shell(const std::string& command_line) {
+  const std::string cmd = command_line + " 2>&1";
   FILE* pipe = popen(cmd.c_str(), "r");
   REQUIRE(pipe != nullptr);
   std::string out;
@@ -24,6 +25,10 @@ inline Run run(const std::string& args, const std::string& env = "") {
   while (std::fgets(buf, sizeof buf, pipe)) out += buf;
   const int status = pclose(pipe);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+inline Run run(const std::string& args, const std::string& env = "") {
+  return shell(env + " " + DMFT_BINARY + " " + args);
 }
 
 inline std::string tmp(const std::string& name) { return std::string(DMFT_TEST_TMP) + "/" + name; }
