@@ -157,12 +157,19 @@ TEST_CASE("sweep: a run killed midway and run again finishes only the missing po
       stamps[p.output] = st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
   }
 
+  // The last point gets a truncated file at its output path: incomplete, skipped, and re-run.
+  const auto& last = m.points.back();
+  REQUIRE(dmft::sweep::output_state(m, last) == dmft::sweep::OutputState::missing);
+  std::ofstream(dmft::sweep::absolute(m, last.output)) << read_file(dmft::sweep::absolute(m, m.points[0].output)).substr(0, 4096);
+  CHECK(dmft::sweep::output_state(m, last) == dmft::sweep::OutputState::incomplete);
+
   const Run partial = run("sweep collect --manifest " + manifest);
   CAPTURE(partial.out);
   CHECK(partial.code == 0);
   CHECK(partial.out.find(std::to_string(before) + " of 12 point(s) complete") != std::string::npos);
   CHECK(partial.out.find("skipped " + std::to_string(12 - before) + " point(s) whose output is not complete:") != std::string::npos);
   CHECK(partial.out.find("(missing)") != std::string::npos);
+  CHECK(partial.out.find(" 11 (incomplete)") != std::string::npos);
   H5::H5File f(dir + "/out/sweep.h5", H5F_ACC_RDONLY);
   CHECK((long long)dmft::h5::read_int_array(f, "/skipped/index").size() == 12 - before);
   CHECK(run("sweep status --manifest " + manifest).out.find("12 point(s): " + std::to_string(before) + " complete") != std::string::npos);
