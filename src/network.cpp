@@ -73,7 +73,7 @@ double MlpNetwork::readout_scale() const {
 }
 
 NetworkState MlpNetwork::forward() const {
-  // h^1 = W^0 x/√D, h^{l+1} = W^l φ(h^l)/√N, f = w·φ(h^L)·(readout scale)   (§2.1)
+  // h^1 = W^0 x/√D, h^{l+1} = W^l φ(h^l)/√N (ResNet: h^l + a W^l φ(h^l)/√N), f = w·φ(h^L)·(readout scale)   (§2.1)
   const int L = spec_.depth;
   const double inv_sqrt_N = 1.0 / std::sqrt(double(spec_.width));
   NetworkState s;
@@ -83,7 +83,8 @@ NetworkState MlpNetwork::forward() const {
     const LowRank& lr = pending_[std::size_t(l - 1)];
     Matrix h = weights_[std::size_t(l)] * s.phi.back();
     if (lr.rank) h.noalias() += lr.U.leftCols(lr.rank) * (lr.V.leftCols(lr.rank).transpose() * s.phi.back());
-    s.h.push_back(h * inv_sqrt_N);
+    if (spec_.branch > 0) s.h.push_back(s.h.back() + (spec_.branch * inv_sqrt_N) * h);  // residual.md §1.1
+    else s.h.push_back(h * inv_sqrt_N);
     s.phi.push_back(apply(s.h.back(), spec_.activation, false));
   }
   s.f = (s.phi.back().transpose() * weights_.back()) * readout_scale() - f0_;
@@ -106,7 +107,9 @@ NetworkState MlpNetwork::evaluate() const {
     Matrix z = Wl.transpose() * s.g[std::size_t(l)];
     if (lr.rank) z.noalias() += lr.V.leftCols(lr.rank) * (lr.U.leftCols(lr.rank).transpose() * s.g[std::size_t(l)]);
     z *= inv_sqrt_N;
-    s.g[std::size_t(l - 1)] = apply(s.h[std::size_t(l - 1)], spec_.activation, true).cwiseProduct(z);
+    const Matrix dphi_z = apply(s.h[std::size_t(l - 1)], spec_.activation, true).cwiseProduct(z);
+    // residual.md §1.3: g^l = g^{l+1} + a φ'(h^l) ⊙ z^l through the skip connection
+    s.g[std::size_t(l - 1)] = spec_.branch > 0 ? (s.g[std::size_t(l)] + spec_.branch * dphi_z).eval() : dphi_z;
   }
   return s;
 }
@@ -126,7 +129,8 @@ void MlpNetwork::step(const NetworkState& s, const Vector& delta) {
     // Appended to the low-rank factors (see LowRank); W̃ of the decoupled network shares them.
     LowRank& lr = pending_[std::size_t(l - 1)];
     if (lr.rank + P > lr.U.cols()) fold(std::size_t(l - 1));
-    lr.U.middleCols(lr.rank, P) = (k * inv_sqrt_N) * s.g[std::size_t(l)] * delta.asDiagonal();
+    const double branch = spec_.branch > 0 ? spec_.branch : 1.0;  // residual.md §1.4: c a/(P √N): c a/(P √N)
+    lr.U.middleCols(lr.rank, P) = (k * branch * inv_sqrt_N) * s.g[std::size_t(l)] * delta.asDiagonal();
     lr.V.middleCols(lr.rank, P) = s.phi[std::size_t(l - 1)];
     lr.rank += P;
   }
@@ -143,7 +147,8 @@ Matrix MlpNetwork::ntk(const NetworkState& s) const {
   const double N = double(spec_.width);
   auto gram = [&](const Matrix& a) -> Matrix { return a.transpose() * a / N; };
   Matrix K = gram(s.g[0]).cwiseProduct(data_->Kx);
-  for (int l = 1; l < L; ++l) K += gram(s.g[std::size_t(l)]).cwiseProduct(gram(s.phi[std::size_t(l - 1)]));
+  const double a2 = spec_.branch > 0 ? spec_.branch * spec_.branch : 1.0;  // residual.md §1.6
+  for (int l = 1; l < L; ++l) K += a2 * gram(s.g[std::size_t(l)]).cwiseProduct(gram(s.phi[std::size_t(l - 1)]));
   K += gram(s.phi.back());
   return K;
 }

@@ -1,5 +1,6 @@
 #pragma once
-// A finite-width MLP in exactly the DMFT's parameterisation (theory mlp.md §2): hidden layers
+// A finite-width MLP or ResNet in exactly the DMFT's parameterisation (theory mlp.md §2,
+// residual.md §1 with NetworkSpec::branch > 0): hidden layers
 // scaled 1/√N, mean-field readout 1/(γ0 N), step η γ0² N on every weight, centred output
 // f̃ = f − f(θ₀), full-batch gradient descent with the closed-form updates of §2.3.
 // Covers two_layer (L = 1), deep_mlp and deep_linear (φ = id), and the decoupled-backward ("GIA")
@@ -27,6 +28,9 @@ struct NetworkSpec {
   double eta = 0.1;     // base learning rate; the step is η γ0² N
   bool decoupled_backward = false;
   Readout readout = Readout::mean_field;
+  /// Residual branch multiplier a = β0/√L (theory residual.md §1.1): h^{l+1} = h^l + a W^l φ(h^l)/√N.
+  /// 0: no skip connections (the MLP, h^{l+1} = W^l φ(h^l)/√N).
+  double branch = 0.0;
 };
 
 /// Everything of one evaluation at the current weights, for all P inputs at once.

@@ -2,6 +2,8 @@
 #include <doctest/doctest.h>
 #include <omp.h>
 
+#include <cmath>
+
 #include "dmft/finite_width.hpp"
 #include "dmft/network.hpp"
 
@@ -23,6 +25,15 @@ NetworkSpec tanh_spec(Readout readout = Readout::mean_field) {
   return s;
 }
 
+/// A ResNet of residual.md §1.1: L = 4, a = β0/√L with β0 = 1.3.
+NetworkSpec resnet_spec(Readout readout = Readout::mean_field) {
+  NetworkSpec s = tanh_spec(readout);
+  s.depth = 4;
+  s.sigma = 1.0;
+  s.branch = 1.3 / std::sqrt(4.0);
+  return s;
+}
+
 /// The weights after a few steps, so that the check is not only at initialisation.
 MlpNetwork trained(const NetworkSpec& spec, const Dataset& data, int steps) {
   MlpNetwork net(spec, data, 11);
@@ -37,8 +48,8 @@ MlpNetwork trained(const NetworkSpec& spec, const Dataset& data, int steps) {
 
 TEST_CASE("T1: the closed-form updates equal -eta gamma0^2 N times the gradient of the loss (finite differences)") {
   const Dataset data = small_data();
-  for (Readout readout : {Readout::mean_field, Readout::ntk}) {
-    const NetworkSpec spec = tanh_spec(readout);
+  for (const NetworkSpec& spec : {tanh_spec(Readout::mean_field), tanh_spec(Readout::ntk), resnet_spec(), resnet_spec(Readout::ntk)}) {
+    CAPTURE(spec.branch);
     MlpNetwork net = trained(spec, data, 3);
     const std::vector<Matrix> before = net.weights();
     const NetworkState s = net.evaluate();
@@ -66,7 +77,8 @@ TEST_CASE("T1: the closed-form updates equal -eta gamma0^2 N times the gradient 
 
 TEST_CASE("T1: gamma0^2 N J J^T equals the sum of G times Phi over layers (finite-difference Jacobian)") {
   const Dataset data = small_data();
-  const NetworkSpec spec = tanh_spec();
+  for (const NetworkSpec& spec : {tanh_spec(), resnet_spec()}) {  // ResNet: a² on the blocks (residual.md §1.6)
+  CAPTURE(spec.branch);
   MlpNetwork net = trained(spec, data, 2);
   const NetworkState s = net.evaluate();
   const Matrix K = net.ntk(s);
@@ -86,6 +98,7 @@ TEST_CASE("T1: gamma0^2 N J J^T equals the sum of G times Phi over layers (finit
   for (std::size_t c = 0; c < columns.size(); ++c) J.col(Index(c)) = columns[c];
   const Matrix JJ = spec.gamma0 * spec.gamma0 * double(spec.width) * J * J.transpose();
   CHECK((JJ - K).norm() / K.norm() < 1e-8);
+  }
 }
 
 TEST_CASE("T2: the centred output is exactly zero at initialisation, so Delta(0) = y and loss(0) = mean(y^2)") {
