@@ -23,6 +23,32 @@ void add_parameter_options(CLI::App* s, Params& params) {
   });
 }
 
+/// What `solve` and `train` share: --config (expanded before parsing by expand_config; declared
+/// for --help), one option per parameter, --dry-run, and the list of options the user named
+/// (on the command line or in the file), filled in after parsing.
+template <class Params>
+void add_command_options(CLI::App* s, std::string& config_file, Params& params, bool& dry_run,
+                         std::vector<std::string>& given) {
+  s->add_option("--config", config_file,
+                "read options from a file: 'name = value' lines, names as below without dashes; keys under a "
+                "[solve] or [train] header apply to that command only; options on the command line override the file");
+  add_parameter_options(s, params);
+  s->add_flag("--dry-run", dry_run, "validate, print the memory and cost estimate, and exit");
+  s->callback([s, &given] {
+    Params names;
+    for_each_parameter(names, [&](const ParameterInfo& info, auto&) {
+      if (s->count(std::string("--") + info.name) > 0) given.push_back(info.name);
+    });
+  });
+}
+
+/// Was this option named by the user (see add_command_options)?
+inline bool was_given(const std::vector<std::string>& given, const std::string& name) {
+  for (const auto& g : given)
+    if (g == name) return true;
+  return false;
+}
+
 /// Exit code for bad input: option, value and rule printed on one line.
 inline constexpr int kBadInput = 2;
 
@@ -30,11 +56,12 @@ struct SolveCommand {
   SolveParameters params;
   bool dry_run = false;
   std::string config_file;  // expanded by expand_config before parsing
-  bool P_given = false, D_given = false;  // set after parsing: --P / --D on the line or in the file
+  std::vector<std::string> given;  // options named on the command line or in --config
 };
 
-/// Replaces "--config FILE" (after the subcommand) by the file's options, placed before the
-/// command line's own so that those win. Throws InputError for unknown keys.
+/// For `solve` and `train` (the first argument), replaces "--config FILE" by the file's options,
+/// placed before the command line's own so that those win; other subcommands' arguments are
+/// returned as they are. Throws InputError for unknown keys.
 std::vector<std::string> expand_config(const std::vector<std::string>& args);
 
 void add_solve(CLI::App& app, SolveCommand& cmd);

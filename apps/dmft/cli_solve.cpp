@@ -1,18 +1,11 @@
 #include <omp.h>
 
-#include <atomic>
-#include <cerrno>
-#include <cstring>
-#include <tuple>
 #include <chrono>
 #include <cmath>
-#include <csignal>
 #include <cstdio>
 #include <algorithm>
-#include <fstream>
 #include <iostream>
 #include <sstream>
-#include <type_traits>
 #include <unistd.h>
 
 #include "cli.hpp"
@@ -29,6 +22,9 @@
 namespace dmft::cli {
 
 std::vector<std::string> expand_config(const std::vector<std::string>& args) {
+  // Only solve and train read config files (`sweep expand --config` names a sweep's base file).
+  if (args.empty() || !is_command(args.front())) return args;
+  const std::string command = args.front();
   // Find "--config FILE" or "--config=FILE" after the subcommand.
   std::string file;
   std::vector<std::string> rest;
@@ -43,12 +39,6 @@ std::vector<std::string> expand_config(const std::vector<std::string>& args) {
   }
   if (file.empty()) return args;
   // The subcommand decides which keys a config file may hold.
-  std::string command = "solve";
-  for (const auto& a : rest)
-    if (is_command(a)) {
-      command = a;
-      break;
-    }
   std::vector<std::string> from_file;
   for (const ConfigEntry& e : read_config_file(file)) {
     // Keys under [solve] or [train] are for that subcommand only; they are checked against it.
@@ -60,35 +50,20 @@ std::vector<std::string> expand_config(const std::vector<std::string>& args) {
     for (auto& word : option_arguments(owner, e.key, e.value)) from_file.push_back(word);
   }
   // Insert the file's options right after the subcommand, so that the command line wins.
-  std::vector<std::string> out;
-  bool inserted = false;
-  for (const auto& a : rest) {
-    out.push_back(a);
-    if (!inserted && a == command) {
-      out.insert(out.end(), from_file.begin(), from_file.end());
-      inserted = true;
-    }
-  }
+  std::vector<std::string> out{rest.front()};
+  out.insert(out.end(), from_file.begin(), from_file.end());
+  out.insert(out.end(), rest.begin() + 1, rest.end());
   return out;
 }
 
 void add_solve(CLI::App& app, SolveCommand& cmd) {
   CLI::App* s = app.add_subcommand("solve", "solve the DMFT of a model and write an HDF5 file");
-  // --config is expanded into options before parsing (expand_config); it is declared here for --help.
-  s->add_option("--config", cmd.config_file,
-                 "read options from a file: 'name = value' lines, names as below without dashes; "
-                 "options on the command line override the file");
-  add_parameter_options(s, cmd.params);
-  s->add_flag("--dry-run", cmd.dry_run, "validate, print the memory and cost estimate, and exit");
-  s->callback([s, &cmd] {
-    cmd.P_given = s->count("--P") > 0;
-    cmd.D_given = s->count("--D") > 0;
-  });
+  add_command_options(s, cmd.config_file, cmd.params, cmd.dry_run, cmd.given);
 }
 
 int run_solve(const SolveCommand& cmd, const std::string& command_line) {
   SolveParameters p = cmd.params;
-  std::vector<Violation> bad = solve_violations(p, cmd.P_given, cmd.D_given);
+  std::vector<Violation> bad = solve_violations(p, was_given(cmd.given, "P"), was_given(cmd.given, "D"));
   // Fail before the work, not after it: the output must be writable.
   for (auto& v : check_writable("output", p.output)) bad.push_back(v);
   if (!bad.empty()) return report_errors(bad);

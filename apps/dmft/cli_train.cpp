@@ -23,7 +23,7 @@ void take_problem_from(TrainParameters& p, const std::map<std::string, std::stri
                        const std::vector<std::string>& given) {
   ProblemParameters names;
   for_each_problem_parameter(names, [&](const ParameterInfo& info, auto&) {
-    if (std::find(given.begin(), given.end(), info.name) != given.end()) return;
+    if (was_given(given, info.name)) return;
     const auto it = stored.find(info.name);
     if (it == stored.end()) return;
     if (const std::string error = set_parameter(p, info.name, it->second); !error.empty())
@@ -70,17 +70,7 @@ void print_coordinate_check(const TrainParameters& p, const std::vector<WidthRun
 void add_train(CLI::App& app, TrainCommand& cmd) {
   CLI::App* s = app.add_subcommand("train", "train finite networks of several widths and seeds in the DMFT's "
                                             "parameterisation and record their loss, NTK and kernels");
-  s->add_option("--config", cmd.config_file,
-                "read options from a file: 'name = value' lines, names as below without dashes; "
-                "options on the command line override the file");
-  add_parameter_options(s, cmd.params);
-  s->add_flag("--dry-run", cmd.dry_run, "validate, print the memory and cost estimate, and exit");
-  s->callback([s, &cmd] {
-    TrainParameters names;
-    for_each_parameter(names, [&](const ParameterInfo& info, auto&) {
-      if (s->count(std::string("--") + info.name) > 0) cmd.given.push_back(info.name);
-    });
-  });
+  add_command_options(s, cmd.config_file, cmd.params, cmd.dry_run, cmd.given);
 }
 
 int run_train(const TrainCommand& cmd, const std::string& command_line) {
@@ -101,9 +91,9 @@ int run_train(const TrainCommand& cmd, const std::string& command_line) {
       return report_errors(std::vector<Violation>{{"like", p.like, e.rule()}});
     }
   }
-  const auto has = [&](const char* name) { return std::find(cmd.given.begin(), cmd.given.end(), name) != cmd.given.end(); };
   // With --like the solution's data fix P and D, whatever was given.
-  for (auto& v : train_violations(p, p.like.empty() && has("P"), p.like.empty() && has("D"))) bad.push_back(v);
+  for (auto& v : train_violations(p, p.like.empty() && was_given(cmd.given, "P"), p.like.empty() && was_given(cmd.given, "D")))
+    bad.push_back(v);
   for (auto& v : check_writable("output", p.output)) bad.push_back(v);
   if (!bad.empty()) return report_errors(bad);
   const double limit = memory_limit_bytes(p.max_memory_gb);

@@ -36,8 +36,7 @@ int main(int argc, char** argv) {
   try {
     std::vector<std::string> args(argv + 1, argv + argc);
     try {
-      // `dmft sweep expand --config` names the sweep's base file: it is not expanded here.
-      if (args.empty() || args.front() != "sweep") args = dmft::cli::expand_config(args);
+      args = dmft::cli::expand_config(args);
     } catch (const dmft::InputError& e) {
       return dmft::cli::report_errors(std::vector<std::string>{e.what()});
     }
