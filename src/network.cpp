@@ -107,9 +107,10 @@ NetworkState MlpNetwork::evaluate() const {
     Matrix z = Wl.transpose() * s.g[std::size_t(l)];
     if (lr.rank) z.noalias() += lr.V.leftCols(lr.rank) * (lr.U.leftCols(lr.rank).transpose() * s.g[std::size_t(l)]);
     z *= inv_sqrt_N;
-    const Matrix dphi_z = apply(s.h[std::size_t(l - 1)], spec_.activation, true).cwiseProduct(z);
+    Matrix dphi_z = apply(s.h[std::size_t(l - 1)], spec_.activation, true).cwiseProduct(z);
     // residual.md §1.3: g^l = g^{l+1} + a φ'(h^l) ⊙ z^l through the skip connection
-    s.g[std::size_t(l - 1)] = spec_.branch > 0 ? (s.g[std::size_t(l)] + spec_.branch * dphi_z).eval() : dphi_z;
+    if (spec_.branch > 0) s.g[std::size_t(l - 1)] = s.g[std::size_t(l)] + spec_.branch * dphi_z;
+    else s.g[std::size_t(l - 1)] = std::move(dphi_z);
   }
   return s;
 }

@@ -130,12 +130,12 @@ Collected collect(const Manifest& m) {
   // Complete solve points by problem, for the comparisons; a solution is read (whole) only for
   // them, and dropped after the last train point that needs it.
   std::map<std::string, long long> twin_of, train_points_left;
-  std::vector<OutputState> state(m.points.size());
+  std::vector<PointStatus> state(m.points.size());
   for (const auto& p : m.points) {
-    state[std::size_t(p.index)] = output_state(m, p);
-    if (p.command == "solve" && state[std::size_t(p.index)] == OutputState::complete && !twin_of.count(p.problem_hash))
+    state[std::size_t(p.index)] = point_status(m, p);
+    if (p.command == "solve" && state[std::size_t(p.index)] == PointStatus::complete && !twin_of.count(p.problem_hash))
       twin_of[p.problem_hash] = p.index;
-    if (p.command == "train" && state[std::size_t(p.index)] == OutputState::complete) ++train_points_left[p.problem_hash];
+    if (p.command == "train" && state[std::size_t(p.index)] == PointStatus::complete) ++train_points_left[p.problem_hash];
   }
   std::map<long long, SolutionResults> solutions;
   auto solution = [&](long long index) -> const SolutionResults& {
@@ -145,10 +145,10 @@ Collected collect(const Manifest& m) {
   };
 
   for (const auto& p : m.points) {
-    const OutputState s = state[std::size_t(p.index)];
-    if (s != OutputState::complete) {
+    const PointStatus s = state[std::size_t(p.index)];
+    if (s != PointStatus::complete) {
       out.skipped.push_back(p.index);
-      out.skipped_state.push_back(std::filesystem::exists(error_record(m, p)) ? "failed" : to_string(s));
+      out.skipped_state.push_back(to_string(s));
       continue;
     }
     try {
@@ -282,7 +282,7 @@ void write_collected(const std::string& path, const Manifest& m, const Collected
     }
     H5::Group s = h5::create_group(root, "skipped");
     h5::write_int_array(s, "index", c.skipped, "point", "points whose output is not complete");
-    h5::write_string_array(s, "state", c.skipped_state, "point", "missing | incomplete | interrupted | failed (an error record exists)");
+    h5::write_string_array(s, "state", c.skipped_state, "point", "missing | being written | incomplete | interrupted | failed (an error record exists) | unreadable");
     h5::write_attr(root, "complete", 1);  // last
   });
 }

@@ -301,12 +301,23 @@ Manifest read_manifest(const std::string& path) {
   return m;
 }
 
-const char* to_string(OutputState s) {
+PointStatus point_status(const Manifest& m, const Point& p) {
+  const OutputState s = output_state(m, p);
+  if (s == OutputState::complete) return PointStatus::complete;
+  if (fs::exists(error_record(m, p))) return PointStatus::failed;
+  if (s == OutputState::interrupted) return PointStatus::interrupted;
+  if (fs::exists(absolute(m, p.output) + ".tmp")) return PointStatus::being_written;
+  return s == OutputState::incomplete ? PointStatus::incomplete : PointStatus::pending;
+}
+
+const char* to_string(PointStatus s) {
   switch (s) {
-    case OutputState::missing: return "missing";
-    case OutputState::incomplete: return "incomplete";
-    case OutputState::interrupted: return "interrupted";
-    case OutputState::complete: return "complete";
+    case PointStatus::complete: return "complete";
+    case PointStatus::failed: return "failed";
+    case PointStatus::interrupted: return "interrupted";
+    case PointStatus::being_written: return "being written";
+    case PointStatus::incomplete: return "incomplete";
+    case PointStatus::pending: return "missing";
   }
   return "?";
 }

@@ -2,6 +2,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <sstream>
 #include <unistd.h>
 
@@ -48,29 +49,22 @@ int expand(const SweepCommand& cmd) {
 
 int status(const SweepCommand& cmd) {
   const sweep::Manifest m = sweep::read_manifest(cmd.manifest);
-  long long complete = 0, failed = 0, interrupted = 0, in_progress = 0, pending = 0;
+  std::map<sweep::PointStatus, long long> count;
   std::vector<std::string> failures;
   for (const auto& p : m.points) {
-    const auto s = sweep::output_state(m, p);
-    if (s == sweep::OutputState::complete) {
-      ++complete;
-    } else if (fs::exists(sweep::error_record(m, p))) {
-      ++failed;
+    const sweep::PointStatus s = sweep::point_status(m, p);
+    ++count[s];
+    if (s == sweep::PointStatus::failed) {
       std::ifstream in(sweep::error_record(m, p));
       std::string first;
       std::getline(in, first);
       failures.push_back("  " + first + " (" + sweep::error_record(m, p) + ")");
-    } else if (s == sweep::OutputState::interrupted) {
-      ++interrupted;
-    } else if (fs::exists(sweep::absolute(m, p.output) + ".tmp")) {
-      ++in_progress;
-    } else {
-      ++pending;
     }
   }
-  std::cout << "dmft sweep status: " << m.points.size() << " point(s): " << complete << " complete, " << failed
-            << " failed, " << interrupted << " interrupted, " << in_progress << " being written (or killed while writing), "
-            << pending << " pending\n";
+  using S = sweep::PointStatus;
+  std::cout << "dmft sweep status: " << m.points.size() << " point(s): " << count[S::complete] << " complete, "
+            << count[S::failed] << " failed, " << count[S::interrupted] << " interrupted, " << count[S::being_written]
+            << " being written (or killed while writing), " << count[S::pending] + count[S::incomplete] << " pending\n";
   for (const auto& f : failures) std::cout << f << "\n";
   return 0;
 }

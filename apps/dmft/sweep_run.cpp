@@ -94,12 +94,10 @@ class Ranks {
     (void)v;
 #endif
   }
-  /// Element-wise sums (op_max false) or maxima, gathered on every rank.
-  std::vector<long long> all_reduce(std::vector<long long> v, bool op_max = false) const {
+  /// Element-wise sums, gathered on every rank.
+  std::vector<long long> all_reduce(std::vector<long long> v) const {
 #ifdef DMFT_HAVE_MPI
-    if (mpi_) MPI_Allreduce(MPI_IN_PLACE, v.data(), int(v.size()), MPI_LONG_LONG, op_max ? MPI_MAX : MPI_SUM, MPI_COMM_WORLD);
-#else
-    (void)op_max;
+    if (mpi_) MPI_Allreduce(MPI_IN_PLACE, v.data(), int(v.size()), MPI_LONG_LONG, MPI_SUM, MPI_COMM_WORLD);
 #endif
     return v;
   }

@@ -71,12 +71,18 @@ Manifest read_manifest(const std::string& path);
 std::string stable_hash(const std::string& text);
 
 enum class OutputState { missing, incomplete, interrupted, complete };
-const char* to_string(OutputState s);
 
 /// A point's output is complete when the file exists whole (attribute complete = 1, the format of
 /// its command) and its run was not interrupted (a solve's status is not "interrupted", a train
 /// file holds every requested width).
 OutputState output_state(const Manifest& m, const Point& p);
+/// Where a point stands, as status and collect report it: complete; failed (an error record and
+/// no complete output); interrupted; being written (a FILE.tmp: running, or killed while
+/// writing); incomplete (a broken file at the output path); pending (nothing yet).
+enum class PointStatus { complete, failed, interrupted, being_written, incomplete, pending };
+PointStatus point_status(const Manifest& m, const Point& p);
+const char* to_string(PointStatus s);
+
 std::string absolute(const Manifest& m, const std::string& relative);
 std::string error_record(const Manifest& m, const Point& p);  // DIR/errors/<stem>.txt
 std::string log_file(const Manifest& m, const Point& p);      // DIR/logs/<stem>.log
