@@ -50,6 +50,8 @@ void validate_problem(const ProblemParameters& p, Rules& r) {
   r.at_least("depth", p.depth, 1);
   r.positive("sigma", p.sigma);
   r.one_of("responses", p.responses, {"full", "gia"});
+  r.positive("beta0", p.beta0);
+  r.at_least("branch-depth", p.branch_depth, 0);
   r.one_of("dataset", p.dataset, {"synthetic", "ds1"});
   r.one_of("target", p.target, {"teacher", "linear", "halves"});
   r.at_least("P", p.P, 1);

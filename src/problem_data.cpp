@@ -8,6 +8,25 @@ Dataset dataset_for(const ProblemParameters& p) {
   return make_synthetic(p.P, p.D, std::uint64_t(p.data_seed), synthetic_target_from_name(p.target));
 }
 
+Problem problem_for(const SolveParameters& p, const Dataset& data) {
+  Problem pr;
+  pr.data = &data;
+  pr.activation = Activation::from_name(p.activation, p.beta);
+  pr.depth = p.depth;
+  pr.sigma = p.sigma;
+  pr.responses = p.responses == "full";
+  pr.beta0 = p.beta0;
+  pr.branch_depth = p.branch_depth;
+  pr.train_input_layer = p.train_input_layer;
+  pr.T = p.T;
+  pr.eta = p.eta;
+  pr.gamma0 = p.gamma0;
+  pr.error_update = p.error_update == "ntk" ? ErrorUpdate::ntk : ErrorUpdate::exact;
+  pr.samples = p.mc_samples;
+  pr.seed = std::uint64_t(p.seed);
+  return pr;
+}
+
 std::vector<Violation> data_option_conflicts(const ProblemParameters& p, bool P_given, bool D_given) {
   std::vector<Violation> out;
   for (auto [given, name, value] : {std::tuple{P_given, "P", p.P}, std::tuple{D_given, "D", p.D}})

@@ -40,10 +40,15 @@ SiteAverages Model::march(const Problem&, RowMatrix&) const {
 }
 
 Matrix mlp_ntk(const Matrix& Kx, const std::vector<LayerKernels>& layers, Index t) {
+  return weighted_ntk(Kx, layers, t, 1.0, true);
+}
+
+Matrix weighted_ntk(const Matrix& Kx, const std::vector<LayerKernels>& layers, Index t, double hidden_weight,
+                    bool input_layer_trains) {
   const Index P = Kx.rows(), o = t * P, L = Index(layers.size());
-  Matrix K = layers[0].G.block(o, o, P, P).cwiseProduct(Kx);
+  Matrix K = input_layer_trains ? Matrix(layers[0].G.block(o, o, P, P).cwiseProduct(Kx)) : Matrix::Zero(P, P);
   for (Index l = 1; l < L; ++l)
-    K += layers[l].G.block(o, o, P, P).cwiseProduct(layers[l - 1].Phi.block(o, o, P, P));
+    K += hidden_weight * layers[l].G.block(o, o, P, P).cwiseProduct(layers[l - 1].Phi.block(o, o, P, P));
   K += layers[L - 1].Phi.block(o, o, P, P);
   return K;
 }

@@ -2,10 +2,27 @@
 
 #include "dmft/errors.hpp"
 #include "dmft/finite_width.hpp"
+#include "dmft/parameter_text.hpp"
 #include "dmft/problem_data.hpp"
 #include "dmft/registry.hpp"
 
 namespace dmft {
+namespace {
+/// The residual options given to a model without residual branches.
+std::vector<Violation> residual_option_violations(const ProblemParameters& p) {
+  std::vector<Violation> out;
+  try {
+    if (make_model(p.model)->residual()) return out;
+  } catch (const InputError&) {
+    return out;  // the unknown model is reported on its own
+  }
+  const std::string rule = "only the residual models (resnet, resnet_linear) have branches; model " + p.model + " has none";
+  if (p.beta0 != 1.0) out.push_back({"beta0", format_value(p.beta0), rule});
+  if (p.branch_depth != 0) out.push_back({"branch-depth", std::to_string(p.branch_depth), rule});
+  if (!p.train_input_layer) out.push_back({"train-input-layer", "false", rule + " (its input layer always trains)"});
+  return out;
+}
+}  // namespace
 
 std::vector<Violation> solve_violations(const SolveParameters& p, bool P_given, bool D_given) {
   std::vector<Violation> bad = validate(p);
@@ -14,6 +31,7 @@ std::vector<Violation> solve_violations(const SolveParameters& p, bool P_given, 
   } catch (const InputError& e) {
     bad.insert(bad.begin(), Violation{"model", e.value(), e.rule()});
   }
+  for (auto& v : residual_option_violations(p)) bad.push_back(v);
   for (auto& v : data_option_conflicts(p, P_given, D_given)) bad.push_back(v);
   return bad;
 }
@@ -21,6 +39,7 @@ std::vector<Violation> solve_violations(const SolveParameters& p, bool P_given, 
 std::vector<Violation> train_violations(const TrainParameters& p, bool P_given, bool D_given) {
   std::vector<Violation> bad = validate(p);
   for (auto& v : network_violations(p)) bad.push_back(v);
+  for (auto& v : residual_option_violations(p)) bad.push_back(v);
   for (auto& v : data_option_conflicts(p, P_given, D_given)) bad.push_back(v);
   return bad;
 }

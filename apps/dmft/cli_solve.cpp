@@ -76,18 +76,7 @@ int run_solve(const SolveCommand& cmd, const std::string& command_line) {
     p.P = data.P();
     p.D = data.D();
   }
-  Problem pr;
-  pr.data = &data;
-  pr.activation = Activation::from_name(p.activation, p.beta);
-  pr.depth = p.depth;
-  pr.sigma = p.sigma;
-  pr.responses = p.responses == "full";
-  pr.T = p.T;
-  pr.eta = p.eta;
-  pr.gamma0 = p.gamma0;
-  pr.error_update = p.error_update == "ntk" ? ErrorUpdate::ntk : ErrorUpdate::exact;
-  pr.samples = p.mc_samples;
-  pr.seed = std::uint64_t(p.seed);
+  const Problem pr = problem_for(p, data);
 
   const CostEstimate cost = model->cost(pr);
   std::ostringstream est;

@@ -28,6 +28,7 @@
 //    the core's `ntk` error update is Δ(t+1) = Δ(t) − (η/P) K(t) Δ(t).
 //  * Lazy limit. `static_kernels` returns the t = 0 kernels Φ^l_st, G^l_st (P×P) in closed form
 //    or by quadrature; at γ0 → 0 the solution must equal them at every (t, s).
+#include <cmath>
 #include <memory>
 #include <string>
 #include <vector>
@@ -49,6 +50,9 @@ struct Problem {
   int depth = 1;
   double sigma = 1.0;
   bool responses = true;  // false: gradient-independence approximation (A = B = 0)
+  double beta0 = 1.0;     // residual models: branch strength
+  int branch_depth = 0;   // residual models: L_b of the multiplier β0/√L_b (0: depth)
+  bool train_input_layer = true;  // residual models: false freezes W^0
   Index T = 1;
   double eta = 0.1;
   double gamma0 = 1.0;
@@ -60,6 +64,8 @@ struct Problem {
   Index n() const { return T * data->P(); }
   /// Coupling coefficient c = η γ0 / P (theory mlp.md §2.3).
   double coupling() const { return eta * gamma0 / double(P()); }
+  /// Residual branch multiplier a = β0/√L_b (theory residual.md §0).
+  double branch() const { return beta0 / std::sqrt(double(branch_depth > 0 ? branch_depth : depth)); }
 };
 
 /// The order parameters of one layer.
@@ -124,6 +130,8 @@ class Model {
   /// that are biased for some activation); generic ranges are checked by dmft::validate.
   virtual std::vector<Violation> validate(const SolveParameters& p) const { return architecture_violations(p); }
   virtual int hidden_layers(const Problem& problem) const = 0;
+  /// True for the residual models (the options --beta0, --branch-depth, --train-input-layer).
+  virtual bool residual() const { return false; }
   /// False for models solved without sampling (no standard errors, no noise floor).
   virtual bool stochastic() const { return true; }
 
@@ -150,5 +158,9 @@ class Model {
 /// NTK of a multilayer perceptron: K(t) = G¹_tt∘Kx + Σ_{l=1}^{L−1} G^{l+1}_tt∘Φ^l_tt + Φ^L_tt
 /// (theory mlp.md §3.5). Shared by every MLP-type model.
 Matrix mlp_ntk(const Matrix& Kx, const std::vector<LayerKernels>& layers, Index t);
+/// The same with the hidden terms weighted by `hidden_weight` (a ResNet's a² = β0²/L_b, theory
+/// residual.md §1.6) and the input term dropped when the input layer is frozen.
+Matrix weighted_ntk(const Matrix& Kx, const std::vector<LayerKernels>& layers, Index t, double hidden_weight,
+                    bool input_layer_trains);
 
 }  // namespace dmft

@@ -18,6 +18,10 @@ struct ProblemParameters {
   int depth = 1;         // hidden layers L
   double sigma = 1.0;    // std of every initial weight entry
   std::string responses = "full";  // full | gia (gradient-independence approximation: A = B = 0)
+  // Residual networks (models resnet, resnet_linear; theory residual.md §1.1)
+  double beta0 = 1.0;            // branch strength: blocks h^{l+1} = h^l + (β0/√L_b) W^l φ(h^l)/√N
+  int branch_depth = 0;          // L_b of the branch multiplier (0: the depth L)
+  bool train_input_layer = true; // false: W^0 frozen (no F0 memory, no G¹∘Kx NTK term)
   // Data
   std::string data;              // HDF5 file with X (P×D) and y (P); empty: generated
   std::string dataset = "synthetic";  // synthetic | ds1 (when no --data)
@@ -80,6 +84,9 @@ void for_each_problem_parameter(P& p, V&& v) {
   v(ParameterInfo{"depth", "number of hidden layers L (>= 1; two_layer: 1)", true}, p.depth);
   v(ParameterInfo{"sigma", "std σ of every initial weight entry (> 0)", true}, p.sigma);
   v(ParameterInfo{"responses", "full (response functions A, B) | gia (A = B = 0; in dmft train: the decoupled-backward network whose limit that is)", true}, p.responses);
+  v(ParameterInfo{"beta0", "residual models: branch strength β0 of h^{l+1} = h^l + (β0/√L_b) W^l φ(h^l)/√N (> 0)", true}, p.beta0);
+  v(ParameterInfo{"branch-depth", "residual models: L_b in the branch multiplier β0/√L_b (0: the depth L)", true}, p.branch_depth);
+  v(ParameterInfo{"train-input-layer", "residual models: train the input layer W^0 (true) or freeze it (false)", true}, p.train_input_layer);
   v(ParameterInfo{"data", "HDF5 file with datasets X (P×D) and y (P); empty: generate", true}, p.data);
   v(ParameterInfo{"dataset", "generated data set when no --data: synthetic | ds1", true}, p.dataset);
   v(ParameterInfo{"target", "synthetic targets: teacher (sign of a random linear teacher) | linear | halves", true}, p.target);

@@ -2,11 +2,15 @@
 // The data set a problem's options describe: --data FILE, or the generator (--dataset, --target,
 // --P, --D, --data-seed). `dmft solve` and `dmft train` share it, so both see the same data.
 #include "dmft/data.hpp"
+#include "dmft/model.hpp"
 #include "dmft/parameters.hpp"
 
 namespace dmft {
 
 Dataset dataset_for(const ProblemParameters& p);
+
+/// The solver's view of a solve's parameters on `data` (which must outlive the Problem).
+Problem problem_for(const SolveParameters& p, const Dataset& data);
 
 /// --P / --D given together with --data or --dataset ds1 (which fix P and D themselves).
 std::vector<Violation> data_option_conflicts(const ProblemParameters& p, bool P_given, bool D_given);
