@@ -69,6 +69,7 @@ std::vector<Violation> validate(const SolveParameters& p) {
   Rules r(v);
   validate_problem(p, r);
   r.one_of("error-update", p.error_update, {"exact", "ntk"});
+  r.one_of("response-estimator", p.response_estimator, {"random-probe", "exact-tangent"});
   r.at_least("mc-samples", p.mc_samples, 64);
   r.at_least("seed", p.seed, 0);
   r.one_of("strategy", p.strategy, {"iterate", "march"});

@@ -8,14 +8,19 @@
 
 namespace dmft {
 namespace {
+/// True for a registered residual model; an unknown model is reported on its own elsewhere.
+bool is_residual_model(const std::string& name) {
+  try {
+    return make_model(name)->residual();
+  } catch (const InputError&) {
+    return true;
+  }
+}
+
 /// The residual options given to a model without residual branches.
 std::vector<Violation> residual_option_violations(const ProblemParameters& p) {
   std::vector<Violation> out;
-  try {
-    if (make_model(p.model)->residual()) return out;
-  } catch (const InputError&) {
-    return out;  // the unknown model is reported on its own
-  }
+  if (is_residual_model(p.model)) return out;
   const std::string rule = "only the residual models (resnet, resnet_linear) have branches; model " + p.model + " has none";
   if (p.beta0 != 1.0) out.push_back({"beta0", format_value(p.beta0), rule});
   if (p.branch_depth != 0) out.push_back({"branch-depth", std::to_string(p.branch_depth), rule});
@@ -32,6 +37,9 @@ std::vector<Violation> solve_violations(const SolveParameters& p, bool P_given, 
     bad.insert(bad.begin(), Violation{"model", e.value(), e.rule()});
   }
   for (auto& v : residual_option_violations(p)) bad.push_back(v);
+  if (p.response_estimator != "random-probe" && !is_residual_model(p.model))
+    bad.push_back({"response-estimator", "'" + p.response_estimator + "'",
+                   "only the residual models (resnet) choose a response estimator; model " + p.model + " has its own"});
   for (auto& v : data_option_conflicts(p, P_given, D_given)) bad.push_back(v);
   return bad;
 }

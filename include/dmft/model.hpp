@@ -42,6 +42,9 @@
 namespace dmft {
 
 enum class ErrorUpdate { exact, ntk };
+/// How the residual models estimate the responses A, B (theory residual.md §2.9): random-probe
+/// tangents (R2), or one exact tangent per direction (R1, O(L² T³ P³) per sample: small problems).
+enum class ResponseEstimator { random_probe, exact_tangent };
 
 /// Everything fixed during one solve.
 struct Problem {
@@ -53,6 +56,7 @@ struct Problem {
   double beta0 = 1.0;     // residual models: branch strength
   int branch_depth = 0;   // residual models: L_b of the multiplier β0/√L_b (0: depth)
   bool train_input_layer = true;  // residual models: false freezes W^0
+  ResponseEstimator response_estimator = ResponseEstimator::random_probe;  // residual models
   Index T = 1;
   double eta = 0.1;
   double gamma0 = 1.0;

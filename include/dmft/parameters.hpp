@@ -37,6 +37,7 @@ struct ProblemParameters {
 
 struct SolveParameters : ProblemParameters {
   std::string error_update = "exact";  // exact | ntk
+  std::string response_estimator = "random-probe";  // residual models: random-probe | exact-tangent
   // Monte Carlo and the outer loop
   long long mc_samples = 4000;
   long long seed = 1;        // Monte Carlo streams
@@ -103,6 +104,7 @@ template <class V>
 void for_each_parameter(SolveParameters& p, V&& v) {
   for_each_problem_parameter(p, v);
   v(ParameterInfo{"error-update", "exact (Δ = y − f from the readout average) | ntk (Euler recursion)", true}, p.error_update);
+  v(ParameterInfo{"response-estimator", "residual models: random-probe (tangents along Rademacher probes, theory residual.md 2.9 R2) | exact-tangent (one tangent per direction, R1: small problems)", true}, p.response_estimator);
   v(ParameterInfo{"mc-samples", "Monte Carlo samples S of the single-site process (>= 64)", true}, p.mc_samples);
   v(ParameterInfo{"seed", "seed of the Monte Carlo samples (>= 0); vary it for independent replicas", true}, p.seed);
   v(ParameterInfo{"strategy", "iterate (damped outer loop) | march (one causal sweep in time)", true}, p.strategy);

@@ -15,6 +15,6 @@ Matrix gaussian_dphi_kernel(const Activation& act, const Matrix& sigma);
 /// Quadrature route for any f, used for activations without a closed form and as a check of
 /// the closed forms. `nodes` probabilists' Gauss–Hermite nodes per axis.
 enum class Derivative { none, first };
-Matrix gauss_hermite_kernel(const Activation& act, Derivative d, const Matrix& sigma, int nodes = 64);
+Matrix gauss_hermite_kernel(const Activation& act, Derivative d, const Matrix& sigma, int nodes = 120);
 
 }  // namespace dmft

@@ -21,9 +21,11 @@ TEST_CASE("every model: kernels symmetric and PSD, t = 0 blocks static, causal, 
   for (const std::string& name : registered_models()) {
     const auto model = make_model(name);
     // deep_mlp at depth 2 (responses on; ReLU is refused there), the others at their own depth
-    const std::vector<std::string> acts = name == "deep_linear" ? std::vector<std::string>{"linear"}
-                                          : name == "deep_mlp"  ? std::vector<std::string>{"tanh", "softplus"}
-                                                                : std::vector<std::string>{"relu", "tanh"};
+    const std::vector<std::string> acts = name == "deep_linear" || name == "resnet_linear" ? std::vector<std::string>{"linear"}
+                                          : name == "deep_mlp" || name == "resnet"    ? std::vector<std::string>{"tanh", "softplus"}
+                                                                                       : std::vector<std::string>{"relu", "tanh"};
+    // deep_mlp at depth 2, deep_linear and the ResNets at depth 3, two_layer at 1
+    const int depth = name == "deep_mlp" ? 2 : name == "two_layer" ? 1 : 3;
     for (const std::string& act : acts)
       for (ErrorUpdate mode : {ErrorUpdate::exact, ErrorUpdate::ntk}) {
         CAPTURE(name);
@@ -31,8 +33,7 @@ TEST_CASE("every model: kernels symmetric and PSD, t = 0 blocks static, causal, 
         CAPTURE(int(mode));
         const Index T = 10, P = d.P();
         Problem p = make_problem(d, act, T, 0.5, 1.5, 2048, 17, mode);
-        if (name == "deep_linear") p.depth = 3;
-        if (name == "deep_mlp") p.depth = 2;
+        p.depth = depth;
         const Solution s = solve(*model, p, tight_options());
         REQUIRE(s.summary.reason == Termination::converged);
         const auto statics = model->static_kernels(p);
@@ -71,7 +72,11 @@ TEST_CASE("every model: kernels symmetric and PSD, t = 0 blocks static, causal, 
       }
     // Lazy limit: at γ0 → 0 every (t, s) block equals the t = 0 block.
     Problem lazy = make_problem(d, acts.front(), 8, 0.5, 1e-6, 256, 3);
-    lazy.depth = name == "deep_linear" ? 3 : name == "deep_mlp" ? 2 : 1;
+    lazy.depth = depth;
+    // The resnet's random-probe estimate of B has equal-time blocks that vanish in expectation in
+    // the lazy limit (residual.md 2.6) but carry independent probe noise at each t, so there the
+    // lazy equality holds only within Monte Carlo error: check its causal structure without A, B.
+    if (name == "resnet") lazy.responses = false;
     const Solution s = solve(*model, lazy, tight_options());
     const Index P = d.P();
     for (const auto& k : s.state.layers)

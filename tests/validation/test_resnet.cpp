@@ -1,0 +1,289 @@
+// The residual models against the reference numbers of theory residual.md §6.2 (V1–V6), the
+// closed forms of §4–§5, and each other (Monte Carlo against the exact linear solver).
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "dmft/error_update.hpp"
+#include "dmft/residual_sampler.hpp"
+#include "helpers.hpp"
+
+using namespace dmft;
+using namespace dmft::test;
+
+namespace {
+
+/// The canonical data of §6.2: P = 3, Kx as below, y = (1, −1, 1); X = √3 chol(Kx) so XXᵀ/3 = Kx.
+Dataset canonical_data() {
+  Matrix Kx(3, 3);
+  Kx << 1, 0.4, -0.2, 0.4, 1, 0.1, -0.2, 0.1, 1;
+  const Matrix Lc = Kx.llt().matrixL();
+  RowMatrix X = std::sqrt(3.0) * Lc;
+  Vector y(3);
+  y << 1, -1, 1;
+  return make_dataset(X, y, "canonical (theory residual.md 6.2)");
+}
+
+Problem resnet_problem(const Dataset& d, const std::string& act, int L, Index T, double eta, double gamma0,
+                       ErrorUpdate mode = ErrorUpdate::exact, bool responses = true) {
+  Problem p = make_problem(d, act, T, eta, gamma0, 20000, 7, mode);
+  p.depth = L;
+  p.beta0 = 1.0;
+  p.responses = responses;
+  return p;
+}
+
+Solution exact_linear(const Problem& p) {
+  SolverOptions o = tight_options();
+  o.tol = 1e-13;
+  return solve(*make_model("resnet_linear"), p, o);
+}
+
+void check_row(const Matrix& K, std::initializer_list<double> row, double tol) {
+  Index j = 0;
+  for (double v : row) CHECK(std::abs(K(0, j++) - v) < tol);
+}
+
+}  // namespace
+
+TEST_CASE("V1: static kernels H^L, G^1, NTK_0 at L = 4, 16 and the L = infinity ODE (residual.md 6.2, 6 decimals)") {
+  const Dataset d = canonical_data();
+  struct Row {
+    const char* act;
+    int L;  // 0: the ODE
+    std::initializer_list<double> H, G, K;
+  };
+  const Row rows[] = {
+      {"linear", 4, {1.953125, 0.781250, -0.390625}, {1.953125, 1.953125, 1.953125}, {5.078125, 2.031250, -1.015625}},
+      {"linear", 16, {2.482756, 0.993102, -0.496551}, {2.482756, 2.482756, 2.482756}, {7.156180, 2.862472, -1.431236}},
+      {"linear", 0, {2.718282, 1.087313, -0.543656}, {2.718282, 2.718282, 2.718282}, {8.154845, 3.261938, -1.630969}},
+      {"relu", 4, {1.423828, 0.635205, -0.095303}, {0.711914, 0.407147, 0.282123}, {1.661133, 0.653013, 0.173198}},
+      {"relu", 16, {1.586571, 0.730958, -0.044054}, {0.793285, 0.439273, 0.304617}, {1.947155, 0.761248, 0.222614}},
+      {"relu", 0, {1.648721, 0.768197, -0.023160}, {0.824361, 0.451172, 0.312951}, {2.060902, 0.803992, 0.242746}},
+      {"tanh", 4, {1.308375, 0.514633, -0.256832}, {0.574313, 0.414814, 0.401724}, {1.160666, 0.367177, -0.179406}},
+      {"tanh", 16, {1.397253, 0.546305, -0.272472}, {0.608672, 0.422693, 0.408265}, {1.258525, 0.385015, -0.187675}},
+      {"tanh", 0, {1.427900, 0.557073, -0.277783}, {0.620917, 0.425168, 0.410284}, {1.293683, 0.390990, -0.190431}},
+  };
+  for (const Row& r : rows) {
+    CAPTURE(r.act);
+    CAPTURE(r.L);
+    if (r.L == 0) {
+      // RK4 with 4000 steps (linear, ReLU) or 400 (tanh), as the docs' reference.
+      const int steps = std::string(r.act) == "tanh" ? 400 : 4000;
+      const StaticDepthLimit lim = residual_static_limit(Activation::from_name(r.act), d.Kx, 1.0, steps);
+      check_row(lim.H.back(), r.H, 1e-6);
+      check_row(lim.G.front(), r.G, 1e-6);
+      check_row(lim.ntk, r.K, 1e-6);
+      continue;
+    }
+    const Problem p = resnet_problem(d, r.act, r.L, 1, 0.1, 1.0);
+    const auto st = residual_static_kernels(p);
+    check_row(residual_static_preactivations(p).back(), r.H, 1e-6);
+    check_row(st.front().G, r.G, 1e-6);
+    OrderParameters s;
+    for (const auto& l : st) s.layers.push_back(LayerKernels{l.Phi, l.G, {}, {}, {}, {}});
+    check_row(make_model("resnet")->ntk(p, s, 0), r.K, 1e-6);
+  }
+}
+
+TEST_CASE("linear closed forms of residual.md 4: H^l = (1+a^2)^(l-1) Kx, G^l = (1+a^2)^(L-l), and the NTK") {
+  const Dataset d = canonical_data();
+  for (int L : {1, 3, 8}) {
+    Problem p = resnet_problem(d, "linear", L, 1, 0.1, 1.0);
+    p.beta0 = 1.7;
+    const double a2 = p.branch() * p.branch();
+    const auto st = residual_static_kernels(p);
+    const auto H = residual_static_preactivations(p);
+    for (int l = 1; l <= L; ++l) {
+      CHECK((H[std::size_t(l - 1)] - std::pow(1 + a2, l - 1) * d.Kx).cwiseAbs().maxCoeff() < 1e-12);
+      CHECK((st[std::size_t(l - 1)].G.array() - std::pow(1 + a2, L - l)).abs().maxCoeff() < 1e-12);
+    }
+    OrderParameters s;
+    for (const auto& l : st) s.layers.push_back(LayerKernels{l.Phi, l.G, {}, {}, {}, {}});
+    const Matrix K = make_model("resnet_linear")->ntk(p, s, 0);
+    const Matrix closed = L == 1 ? Matrix(2.0 * d.Kx)
+                                 : Matrix(std::pow(1 + a2, L - 2) * (2 * (1 + a2) + a2 * (L - 1)) * d.Kx);
+    CHECK((K - closed).cwiseAbs().maxCoeff() < 1e-12);
+  }
+}
+
+TEST_CASE("V2: lazy dynamics of the tanh ResNet, L = 4, eta0 = 0.5 (residual.md 6.2)") {
+  const Dataset d = canonical_data();
+  const Problem p = resnet_problem(d, "tanh", 4, 6, 0.5, 1.0, ErrorUpdate::ntk);
+  OrderParameters s;
+  for (const auto& l : residual_static_kernels(p)) s.layers.push_back(LayerKernels{l.Phi, l.G, {}, {}, {}, {}});
+  const Matrix K0 = make_model("resnet")->ntk(p, s, 0);
+  const Vector loss = loss_curve(lazy_residuals(K0, d.y, p.eta, 6));
+  const double ref[] = {1, 0.769851, 0.593701, 0.458495, 0.354476, 0.274302};
+  for (Index t = 0; t < 6; ++t) CHECK(std::abs(loss[t] - ref[t]) < 1e-6);
+}
+
+TEST_CASE("V3: the exact linear DMFT departs from the lazy curve like gamma0^2 (residual.md 6.2)") {
+  const Dataset d = canonical_data();
+  const double gammas[] = {0.025, 0.05, 0.1, 0.2};
+  const double ref[] = {-2.573e-5, -1.029e-4, -4.117e-4, -1.648e-3};
+  std::vector<double> gap;
+  for (int k = 0; k < 4; ++k) {
+    const Problem p = resnet_problem(d, "linear", 4, 10, 0.05, gammas[k], ErrorUpdate::ntk);
+    const Solution s = exact_linear(p);
+    REQUIRE(s.summary.reason == Termination::converged);
+    OrderParameters st;
+    for (const auto& l : residual_static_kernels(p)) st.layers.push_back(LayerKernels{l.Phi, l.G, {}, {}, {}, {}});
+    const Vector lazy = loss_curve(lazy_residuals(make_model("resnet_linear")->ntk(p, st, 0), d.y, p.eta, 10));
+    gap.push_back(s.loss[9] - lazy[9]);
+    CHECK(std::abs(gap.back() - ref[k]) < 5e-4 * std::abs(ref[k]) + 1e-9);  // the docs quote 4 digits
+  }
+  for (int k = 1; k < 4; ++k) CHECK(std::abs(gap[std::size_t(k)] / gap[std::size_t(k - 1)] - 4.0) < 2e-3);
+}
+
+TEST_CASE("V4: exact linear DMFT loss curves with and without A, B and with both error updates (residual.md 6.2)") {
+  const Dataset d = canonical_data();
+  struct Row {
+    int L;
+    ErrorUpdate mode;
+    bool responses;
+    double loss[9];
+  };
+  const Row rows[] = {
+      {4, ErrorUpdate::exact, true, {0.911871, 0.830685, 0.753908, 0.679974, 0.608015, 0.537714, 0.469206, 0.403001, 0.339899}},
+      {4, ErrorUpdate::ntk, true, {0.911871, 0.831276, 0.755459, 0.682694, 0.611984, 0.542888, 0.475428, 0.410015, 0.347363}},
+      {4, ErrorUpdate::exact, false, {0.931827, 0.867877, 0.806819, 0.747719, 0.689938, 0.633084, 0.576967, 0.521586, 0.467108}},
+      {16, ErrorUpdate::exact, true, {0.877047, 0.766461, 0.661818, 0.560114, 0.460705, 0.364868, 0.275437, 0.196138, 0.130499}},
+      {16, ErrorUpdate::ntk, true, {0.877047, 0.768142, 0.666030, 0.567142, 0.470314, 0.376306, 0.287498, 0.207397, 0.139708}},
+      {16, ErrorUpdate::exact, false, {0.913779, 0.833922, 0.757768, 0.683631, 0.610529, 0.538058, 0.466347, 0.396027, 0.328190}},
+  };
+  for (const Row& r : rows) {
+    CAPTURE(r.L);
+    CAPTURE(int(r.mode));
+    CAPTURE(r.responses);
+    const Problem p = resnet_problem(d, "linear", r.L, 10, 0.05, 1.5, r.mode, r.responses);
+    const Solution s = exact_linear(p);
+    REQUIRE(s.summary.reason == Termination::converged);
+    for (Index t = 1; t < 10; ++t) CHECK(std::abs(s.loss[t] - r.loss[t - 1]) < 1e-6);
+    if (r.mode == ErrorUpdate::exact && r.responses) {
+      const TwoTime& Phi = s.state.layers.back().Phi;
+      const TwoTime& G1 = s.state.layers.front().G;
+      const double phi4[] = {2.203705, 2.264275, 2.449223}, phi16[] = {3.272254, 3.377108, 3.743966};
+      for (Index mu = 0; mu < 3; ++mu)
+        CHECK(std::abs(Phi(27 + mu, 27 + mu) - (r.L == 4 ? phi4 : phi16)[mu]) < 1e-6);
+      CHECK((G1.block(27, 27, 3, 3).array() - (r.L == 4 ? 3.902444 : 7.995014)).abs().maxCoeff() < 1e-6);
+      if (r.L == 4) {
+        const double ntk9[] = {7.956294, 8.042339, 8.304986};
+        for (Index mu = 0; mu < 3; ++mu) CHECK(std::abs(s.ntk[9](mu, mu) - ntk9[mu]) < 1e-6);
+      }
+    }
+  }
+}
+
+TEST_CASE("V5: depth convergence and the response gap of the exact linear DMFT, L = 2 to 64 (residual.md 6.2)") {
+  const Dataset d = canonical_data();
+  struct Row {
+    int L;
+    double loss5, loss9, phi, g1, loss5_gia;
+  };
+  const Row rows[] = {{2, 0.721909, 0.527923, 1.578093, 2.156311, 0.758069},
+                      {4, 0.608015, 0.339899, 2.203705, 3.902444, 0.689938},
+                      {8, 0.518708, 0.204640, 2.802162, 6.083407, 0.640870},
+                      {16, 0.460705, 0.130499, 3.272254, 7.995014, 0.610529},
+                      {32, 0.427331, 0.094946, 3.578205, 9.283527, 0.593493},
+                      {64, 0.409397, 0.078304, 3.753857, 10.030512, 0.584441}};
+  for (const Row& r : rows) {
+    CAPTURE(r.L);
+    const Solution s = exact_linear(resnet_problem(d, "linear", r.L, 10, 0.05, 1.5));
+    const Solution g = exact_linear(resnet_problem(d, "linear", r.L, 10, 0.05, 1.5, ErrorUpdate::exact, false));
+    REQUIRE(s.summary.reason == Termination::converged);
+    CHECK(std::abs(s.loss[5] - r.loss5) < 1e-6);
+    CHECK(std::abs(s.loss[9] - r.loss9) < 1e-6);
+    CHECK(std::abs(s.state.layers.back().Phi(27, 27) - r.phi) < 1e-6);
+    CHECK(std::abs(s.state.layers.front().G(27, 27) - r.g1) < 1e-6);
+    CHECK(std::abs(g.loss[5] - r.loss5_gia) < 1e-6);
+  }
+}
+
+TEST_CASE("resnet_linear at depth 1 is the two-layer linear network: equal to deep_linear to round-off") {
+  const Dataset d = make_ds1();
+  for (ErrorUpdate mode : {ErrorUpdate::exact, ErrorUpdate::ntk}) {
+    const Problem p = resnet_problem(d, "linear", 1, 8, 0.5, 1.5, mode);
+    const Solution r = exact_linear(p);
+    const Solution l = solve(*make_model("deep_linear"), p, tight_options());
+    CHECK((r.state.Delta - l.state.Delta).cwiseAbs().maxCoeff() < 1e-9);
+    CHECK((r.state.layers[0].Phi - l.state.layers[0].Phi).cwiseAbs().maxCoeff() < 1e-9);
+    CHECK((r.state.layers[0].G - l.state.layers[0].G).cwiseAbs().maxCoeff() < 1e-9);
+  }
+}
+
+TEST_CASE("exact tangents (R1) of the Monte Carlo sampler equal the exact linear responses at the same state") {
+  // For linear phi the tangents do not depend on the sample, so R1's sample mean is exact: the
+  // two routes (per-sample tangent sweeps; unit-probe transfer matrices) must agree to round-off.
+  const Dataset d = canonical_data();
+  Problem p = resnet_problem(d, "linear", 3, 4, 0.3, 1.5);
+  const Solution s = exact_linear(p);  // a converged, dynamic state
+  p.samples = 64;
+  p.response_estimator = ResponseEstimator::exact_tangent;
+  const SiteAverages mc = sample_resnet(p, s.state, s.state.Delta);
+  const SiteAverages ex = exact_linear_resnet(p, s.state, s.state.Delta);
+  for (int b = 0; b < 2; ++b) {
+    const auto i = std::size_t(b);
+    CHECK(ex.layers[i].A.values.cwiseAbs().maxCoeff() > 1e-3);  // nontrivial
+    CHECK((mc.layers[i].A.values - ex.layers[i].A.values).cwiseAbs().maxCoeff() < 1e-12);
+    CHECK((mc.layers[i].B.values - ex.layers[i].B.values).cwiseAbs().maxCoeff() < 1e-12);
+  }
+}
+
+TEST_CASE("Monte Carlo resnet with linear activation agrees with the exact solver within 4 standard errors, L = 4 and 16") {
+  // Six independent replicas (seeds); the standard error is that of their mean, so it includes
+  // the propagation of kernel and response noise through the dynamics.
+  const Dataset d = canonical_data();
+  for (int L : {4, 16}) {
+    CAPTURE(L);
+    Problem p = resnet_problem(d, "linear", L, 10, 0.05, 1.5);
+    const Solution exact = exact_linear(p);
+    p.samples = L == 4 ? 8000 : 4000;
+    SolverOptions o;
+    o.tol = 1e-6;
+    const auto runs = replicas(*make_model("resnet"), p, 11, 6, o);
+    for (Index t = 1; t < 10; t += 2) {
+      std::vector<double> loss, phi, g1;
+      for (const auto& r : runs) {
+        REQUIRE(r.summary.reason == Termination::converged);
+        loss.push_back(r.loss[t]);
+        phi.push_back(r.state.layers.back().Phi(t * 3, t * 3));
+        g1.push_back(r.state.layers.front().G(t * 3, t * 3));
+      }
+      CAPTURE(t);
+      const MeanSe ml = mean_se(loss), mp = mean_se(phi), mg = mean_se(g1);
+      CHECK(std::abs(ml.mean - exact.loss[t]) < 4 * ml.se);
+      CHECK(std::abs(mp.mean - exact.state.layers.back().Phi(t * 3, t * 3)) < 4 * mp.se);
+      CHECK(std::abs(mg.mean - exact.state.layers.front().G(t * 3, t * 3)) < 4 * mg.se);
+    }
+  }
+}
+
+TEST_CASE("V6: Monte Carlo tanh ResNet, L = 4, with and without A, B, against the docs' DMFT and networks") {
+  // residual.md 6.2 V6: DMFT with A, B (three runs) and the network N = 3000 (4 seeds); without
+  // A, B the GIA network. Tolerance: 4 standard errors of our loss, from the Δ standard errors
+  // (delta method, σ_L = (2/P)·sqrt(Σ_μ Δ_μ² se_μ²)), plus the spread of the docs' runs.
+  const Dataset d = canonical_data();
+  const double with_ab[] = {0.905, 0.820, 0.741, 0.6655, 0.592, 0.522, 0.455, 0.392, 0.334};
+  const double with_ab_spread[] = {0, 0, 0.001, 0.0005, 0.001, 0.001, 0.001, 0.001, 0.001};
+  const double gia_net[] = {0.9203, 0.8469, 0.7767, 0.7083, 0.6408, 0.5745, 0.5098, 0.4476, 0.3888};
+  for (bool responses : {true, false}) {
+    CAPTURE(responses);
+    Problem p = resnet_problem(d, "tanh", 4, 10, 0.2, 1.5, ErrorUpdate::exact, responses);
+    p.samples = 40000;
+    SolverOptions o;
+    o.tol = 1e-6;
+    const Solution s = solve(*make_model("resnet"), p, o);
+    REQUIRE(s.summary.reason == Termination::converged);
+    for (Index t = 1; t < 10; ++t) {
+      CAPTURE(t);
+      double var = 0;
+      for (Index mu = 0; mu < 3; ++mu)
+        var += std::pow(s.state.Delta(t, mu) * s.output_se(t, mu), 2);
+      const double se = (2.0 / 3.0) * std::sqrt(var);
+      const double ref = responses ? with_ab[t - 1] : gia_net[t - 1];
+      const double spread = responses ? with_ab_spread[t - 1] : 0.0;
+      CHECK(std::abs(s.loss[t] - ref) < 4 * se + spread + 5e-4);  // + the docs' rounding
+    }
+  }
+}
