@@ -29,6 +29,17 @@ std::vector<std::string> incompatibilities(const SolutionResults& dmft, const Fi
   const std::string act = dmft.parameters.at("activation");
   std::vector<std::string> names = {"activation", "depth", "sigma", "responses", "T", "eta", "gamma0"};
   if (act == "tanh" || act == "softplus") names.push_back("beta");
+  // A ResNet is a different network from an MLP of the same depth, and its branch options change
+  // it. Files of the other models may predate these options, so they are compared only here.
+  auto residual = [](const std::string& model) { return model == "resnet" || model == "resnet_linear"; };
+  const std::string dmft_model = dmft.parameters.count("model") ? dmft.parameters.at("model") : dmft.model;
+  const std::string finite_model = finite.parameters.count("model") ? finite.parameters.at("model") : "?";
+  if (residual(dmft_model) != residual(finite_model))
+    out.push_back("--model differs: DMFT file has " + dmft_model + ", finite-width file has " + finite_model + " (" +
+                  (residual(dmft_model) ? "the DMFT's network has residual branches, the finite one none"
+                                           : "the finite network has residual branches, the DMFT's none") + ")");
+  if (residual(dmft_model))
+    for (const char* name : {"beta0", "branch-depth", "train-input-layer"}) names.push_back(name);
   for (const auto& name : names) {
     const std::string x = dmft.parameters.count(name) ? dmft.parameters.at(name) : "?";
     const std::string y = finite.parameters.count(name) ? finite.parameters.at(name) : "?";

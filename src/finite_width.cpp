@@ -4,17 +4,31 @@
 
 #include <cmath>
 
+#include "dmft/errors.hpp"
 #include "dmft/registry.hpp"
 
 namespace dmft {
 
+namespace {
+bool has_network(const std::string& model) {
+  for (const char* m : {"two_layer", "deep_mlp", "deep_linear", "resnet", "resnet_linear"})
+    if (model == m) return true;
+  return false;
+}
+}  // namespace
+
 std::vector<Violation> network_violations(const ProblemParameters& p) {
-  // The MLP network below is the finite network of these models; their architecture rules are
-  // the models' own (the same as for dmft solve).
-  if (p.model != "two_layer" && p.model != "deep_mlp" && p.model != "deep_linear")
+  // MlpNetwork is the finite network of these models (with branches for the residual ones); their
+  // architecture rules are the models' own (the same as for dmft solve).
+  if (!has_network(p.model))
     return {{"model", "'" + p.model + "'",
-             "dmft train has finite networks for two_layer, deep_mlp and deep_linear only (not yet for this model)"}};
-  return make_model(p.model)->architecture_violations(p);
+             "dmft train has finite networks for two_layer, deep_mlp, deep_linear, resnet and resnet_linear only "
+             "(not yet for this model)"}};
+  try {
+    return make_model(p.model)->architecture_violations(p);
+  } catch (const InputError& e) {  // a model of the list above that this build does not register
+    return {{"model", e.value(), e.rule()}};
+  }
 }
 
 NetworkSpec network_spec(const ProblemParameters& p, Index width, Readout readout) {
@@ -27,6 +41,10 @@ NetworkSpec network_spec(const ProblemParameters& p, Index width, Readout readou
   s.eta = p.eta;
   s.decoupled_backward = p.responses == "gia";
   s.readout = readout;
+  // Residual models: a = β0/√L_b on every branch (theory residual.md §1.1, §9 item 1).
+  if (make_model(p.model)->residual())
+    s.branch = p.beta0 / std::sqrt(double(p.branch_depth > 0 ? p.branch_depth : p.depth));
+  s.train_input_layer = p.train_input_layer;
   return s;
 }
 

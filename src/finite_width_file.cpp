@@ -72,7 +72,8 @@ void write_file(const std::string& tmp, const TrainParameters& params, const std
                      "mean squared residual (1/P) sum_mu Delta(t,mu)^2 (twice the objective), f centred", true);
     write_over_seeds(gw, "Delta", collect(&NetworkRun::Delta), {T, P}, "t,mu", "residuals y - (f(t) - f(0))", true);
     write_over_seeds(gw, "ntk", collect(&NetworkRun::ntk), {T, P, P}, "t,mu,nu",
-                     "NTK G1*Kx + sum G^{l+1}*Phi^l + Phi^L at equal times (= gamma0^2 N J J^T)", true);
+                     "NTK G1*Kx + sum G^{l+1}*Phi^l + Phi^L at equal times (= gamma0^2 N J J^T); ResNets: a^2 on "
+                     "the sum, no G1*Kx with a frozen input layer", true);
     write_over_seeds(gw, "mean_abs_h", collect(&NetworkRun::mean_abs_h), {T, L}, "t,layer",
                      "coordinate check: mean over neurons and inputs of |h^l(t)|", true);
     write_over_seeds(gw, "mean_abs_dh", collect(&NetworkRun::mean_abs_dh), {T, L}, "t,layer",

@@ -124,13 +124,13 @@ void MlpNetwork::step(const NetworkState& s, const Vector& delta) {
   const double k = spec_.eta * spec_.gamma0 * spec_.gamma0 * N * readout_scale() / double(P);
   const double inv_sqrt_N = 1.0 / std::sqrt(N);
   // All updates use the fields of the same step (simultaneous update).
-  Matrix gD = s.g[0] * delta.asDiagonal();
-  weights_[0].noalias() += (k / std::sqrt(double(data_->D()))) * gD * data_->X;
+  if (spec_.train_input_layer)  // frozen: W^0(t) = W^0(0) (residual.md §9 item 9)
+    weights_[0].noalias() += (k / std::sqrt(double(data_->D()))) * (s.g[0] * delta.asDiagonal()) * data_->X;
   for (int l = 1; l < L; ++l) {
     // Appended to the low-rank factors (see LowRank); W̃ of the decoupled network shares them.
     LowRank& lr = pending_[std::size_t(l - 1)];
     if (lr.rank + P > lr.U.cols()) fold(std::size_t(l - 1));
-    const double branch = spec_.branch > 0 ? spec_.branch : 1.0;  // residual.md §1.4: c a/(P √N): c a/(P √N)
+    const double branch = spec_.branch > 0 ? spec_.branch : 1.0;  // residual.md §1.4: c a/(P √N)
     lr.U.middleCols(lr.rank, P) = (k * branch * inv_sqrt_N) * s.g[std::size_t(l)] * delta.asDiagonal();
     lr.V.middleCols(lr.rank, P) = s.phi[std::size_t(l - 1)];
     lr.rank += P;
@@ -147,7 +147,8 @@ Matrix MlpNetwork::ntk(const NetworkState& s) const {
   const int L = spec_.depth;
   const double N = double(spec_.width);
   auto gram = [&](const Matrix& a) -> Matrix { return a.transpose() * a / N; };
-  Matrix K = gram(s.g[0]).cwiseProduct(data_->Kx);
+  const Index P = data_->P();
+  Matrix K = spec_.train_input_layer ? Matrix(gram(s.g[0]).cwiseProduct(data_->Kx)) : Matrix::Zero(P, P);
   const double a2 = spec_.branch > 0 ? spec_.branch * spec_.branch : 1.0;  // residual.md §1.6
   for (int l = 1; l < L; ++l) K += a2 * gram(s.g[std::size_t(l)]).cwiseProduct(gram(s.phi[std::size_t(l - 1)]));
   K += gram(s.phi.back());
@@ -158,11 +159,12 @@ double network_step_flops(const NetworkSpec& spec, Index P, Index D) {
   const double N = double(spec.width), hidden = double(spec.depth - 1);
   // Forward and backward through each N×N matrix (2N²P each), the low-rank corrections (on
   // average r/2 pending columns, 4·N·r·P each way), the folds (2N²·r every r/P steps) ×2 for the
-  // decoupled network; input layer 2NDP twice, readout.
+  // decoupled network; input layer 2NDP forward and 2NDP for its update (none when frozen), readout.
   const double r = double(low_rank_capacity(spec.width, P)), p = double(P);
   const double fold = 2.0 * N * N * p * (spec.decoupled_backward ? 2.0 : 1.0);
   const double per_hidden = 4.0 * N * N * p + 2.0 * 4.0 * N * (r / 2) * p + fold;
-  return hidden * per_hidden + 4.0 * N * double(D) * p + 6.0 * N * p;
+  const double input = (spec.train_input_layer ? 4.0 : 2.0) * N * double(D) * p;
+  return hidden * per_hidden + input + 6.0 * N * p;
 }
 
 }  // namespace dmft

@@ -37,7 +37,9 @@ double relative_frobenius(const Eigen::Ref<const RowMatrix>& x, const Eigen::Ref
 double alignment(const Eigen::Ref<const RowMatrix>& x, const Eigen::Ref<const RowMatrix>& reference);
 
 /// Differences that make the two files incomparable (data, depth, T, η, γ0, activation, σ,
-/// responses), one message each; empty when they describe the same problem.
+/// responses; a residual model against a network without branches; for the residual models also
+/// β0, the branch depth and whether the input layer trains), one message each; empty when they
+/// describe the same problem.
 std::vector<std::string> incompatibilities(const SolutionResults& dmft, const FiniteWidthResults& finite);
 
 Comparison compare(const SolutionResults& dmft, const FiniteWidthResults& finite);

@@ -12,9 +12,10 @@
 namespace dmft {
 
 /// The models with a finite network here and their architecture rules (two_layer: one hidden
-/// layer; deep_linear: φ = id), one violation per broken rule.
+/// layer; deep_linear: φ = id; the residual models their own), one violation per broken rule.
 std::vector<Violation> network_violations(const ProblemParameters& p);
-/// The network of width N that a problem describes (responses gia: the decoupled-backward network).
+/// The network of width N that a problem describes (responses gia: the decoupled-backward network;
+/// residual models: branches a = β0/√L_b and the input layer trained or frozen as given).
 NetworkSpec network_spec(const ProblemParameters& p, Index width, Readout readout = Readout::mean_field);
 
 /// One trained network (one width, one seed).

@@ -3,8 +3,9 @@
 // residual.md §1 with NetworkSpec::branch > 0): hidden layers
 // scaled 1/√N, mean-field readout 1/(γ0 N), step η γ0² N on every weight, centred output
 // f̃ = f − f(θ₀), full-batch gradient descent with the closed-form updates of §2.3.
-// Covers two_layer (L = 1), deep_mlp and deep_linear (φ = id), and the decoupled-backward ("GIA")
-// network of theory residual.md §1.6, whose infinite-width limit is the DMFT with A = B = 0.
+// Covers two_layer (L = 1), deep_mlp and deep_linear (φ = id), resnet and resnet_linear (branches
+// a = β0/√L_b, optionally a frozen input layer), and the decoupled-backward ("GIA") network of
+// theory residual.md §1.6, whose infinite-width limit is the DMFT with A = B = 0.
 #include <cstdint>
 #include <vector>
 
@@ -31,6 +32,9 @@ struct NetworkSpec {
   /// Residual branch multiplier a = β0/√L (theory residual.md §1.1): h^{l+1} = h^l + a W^l φ(h^l)/√N.
   /// 0: no skip connections (the MLP, h^{l+1} = W^l φ(h^l)/√N).
   double branch = 0.0;
+  /// false: the input layer W^0 keeps its initial weights (theory residual.md §9 item 9); the NTK
+  /// then has no G¹∘Kx term. The backward field g¹ is still computed (the DMFT's G¹).
+  bool train_input_layer = true;
 };
 
 /// Everything of one evaluation at the current weights, for all P inputs at once.
@@ -49,13 +53,15 @@ class MlpNetwork {
 
   /// Forward and backward pass at the current weights (§2.1, §2.2).
   NetworkState evaluate() const;
-  /// One gradient-descent step θ ← θ − η γ0² N ∇𝓛 with Δ = y − f̃ from `state` (§2.3, closed form).
+  /// One gradient-descent step θ ← θ − η γ0² N ∇𝓛 with Δ = y − f̃ from `state` (§2.3, closed form);
+  /// W^0 is left as it is when the input layer is frozen.
   void step(const NetworkState& state, const Vector& delta);
 
   /// The training objective 𝓛 = (1/2P) Σ_μ (f̃_μ − y_μ)² at the current weights.
   double objective() const;
   /// The NTK from the fields, K = G¹∘Kx + Σ_l G^{l+1}∘Φ^l + Φ^L with kernels (1/N)·FᵀF at equal
-  /// time (§2.4); equals γ0² N J Jᵀ for the mean-field readout.
+  /// time (§2.4); a ResNet has a² on the sum (residual.md §1.6), a frozen input layer no G¹∘Kx.
+  /// Equals γ0² N J Jᵀ for the mean-field readout, J the Jacobian in the trained weights only.
   Matrix ntk(const NetworkState& state) const;
 
   /// Trainable tensors in the order W^0 (N×D), W^1..W^{L−1} (N×N), w (N×1), materialised

@@ -4,6 +4,7 @@
 // (§4). Both share the sweep, the static kernels and the NTK; only the single-site map differs.
 #include <cmath>
 
+#include "dmft/parameter_text.hpp"
 #include "dmft/registry.hpp"
 #include "dmft/residual_sampler.hpp"
 #include "dmft/residual_sweep.hpp"
@@ -19,7 +20,7 @@ class ResidualModel : public Model {
   std::vector<Violation> architecture_violations(const ProblemParameters& p) const override {
     std::vector<Violation> v;
     if (p.sigma != 1.0)
-      v.push_back({"sigma", std::to_string(p.sigma),
+      v.push_back({"sigma", format_value(p.sigma),
                    "the residual models fix the initial weight std to 1 (the branch strength is --beta0, theory residual.md 1.1)"});
     return v;
   }

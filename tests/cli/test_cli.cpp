@@ -37,7 +37,7 @@ void check_bad(const std::string& args, const std::string& expected) {
 }  // namespace
 
 TEST_CASE("bad input: one line naming the option, the value and the rule, and exit code 2") {
-  check_bad("--model resnet9000", "--model = 'resnet9000': unknown model; registered models: deep_linear, deep_mlp, two_layer");
+  check_bad("--model resnet9000", "--model = 'resnet9000': unknown model; registered models: deep_linear, deep_mlp, resnet, resnet_linear, two_layer");
   check_bad("--activation sigmoid", "--activation = 'sigmoid': must be one of");
   check_bad("--eta -0.5", "--eta = -0.5: must be finite and > 0");
   check_bad("--eta abc", "--eta = abc: must be a number");

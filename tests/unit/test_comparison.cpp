@@ -65,3 +65,43 @@ TEST_CASE("widths must be positive and increasing") {
   CHECK_THROWS_AS(parse_widths("0"), InputError);
   CHECK_THROWS_AS(parse_widths(""), InputError);
 }
+
+TEST_CASE("compare: a residual model's files must agree on beta0, branch-depth and train-input-layer and on having branches") {
+  // As read back from the files: bools are stored as 0/1. Files of the other models may predate
+  // the residual options, so they are compared only when the DMFT file is of a residual model.
+  SolutionResults dmft;
+  FiniteWidthResults finite;
+  dmft.data = finite.data = make_synthetic(4, 3, 1, SyntheticTarget::teacher);
+  dmft.parameters = {{"model", "resnet"}, {"activation", "tanh"}, {"beta", "1"},      {"depth", "4"},
+                     {"sigma", "1"},      {"responses", "full"},  {"T", "5"},         {"eta", "0.5"},
+                     {"gamma0", "1"},     {"beta0", "1"},         {"branch-depth", "0"}, {"train-input-layer", "1"}};
+  dmft.model = "resnet";
+  finite.parameters = dmft.parameters;
+  CHECK(incompatibilities(dmft, finite).empty());
+  finite.parameters["beta0"] = "2";
+  finite.parameters["branch-depth"] = "8";
+  finite.parameters["train-input-layer"] = "0";
+  const std::vector<std::string> three = incompatibilities(dmft, finite);
+  CHECK(three == std::vector<std::string>{"--beta0 differs: DMFT file has 1, finite-width file has 2",
+                                          "--branch-depth differs: DMFT file has 0, finite-width file has 8",
+                                          "--train-input-layer differs: DMFT file has 1, finite-width file has 0"});
+  // An MLP of the same depth is a different network, in either direction.
+  finite.parameters = dmft.parameters;
+  finite.parameters["model"] = "deep_mlp";
+  CHECK(incompatibilities(dmft, finite) ==
+        std::vector<std::string>{"--model differs: DMFT file has resnet, finite-width file has deep_mlp (the DMFT's "
+                                 "network has residual branches, the finite one none)"});
+  std::swap(dmft.parameters, finite.parameters);
+  dmft.model = "deep_mlp";
+  CHECK(incompatibilities(dmft, finite) ==
+        std::vector<std::string>{"--model differs: DMFT file has deep_mlp, finite-width file has resnet (the finite "
+                                 "network has residual branches, the DMFT's none)"});
+  // resnet_linear against resnet: both have branches (the activations are compared on their own).
+  // An older deep_mlp file without the residual options against a new one is fine.
+  dmft.parameters = finite.parameters;
+  dmft.parameters["model"] = "resnet_linear";
+  CHECK(incompatibilities(dmft, finite).empty());
+  dmft.parameters["model"] = finite.parameters["model"] = "deep_mlp";
+  for (const char* name : {"beta0", "branch-depth", "train-input-layer"}) dmft.parameters.erase(name);
+  CHECK(incompatibilities(dmft, finite).empty());
+}

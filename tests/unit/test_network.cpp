@@ -34,6 +34,14 @@ NetworkSpec resnet_spec(Readout readout = Readout::mean_field) {
   return s;
 }
 
+/// The same ResNet with its input layer frozen (residual.md §9 item 9): W^0 never moves and the
+/// NTK has no G¹∘Kx term.
+NetworkSpec frozen_input_resnet_spec(Readout readout = Readout::mean_field) {
+  NetworkSpec s = resnet_spec(readout);
+  s.train_input_layer = false;
+  return s;
+}
+
 /// The weights after a few steps, so that the check is not only at initialisation.
 MlpNetwork trained(const NetworkSpec& spec, const Dataset& data, int steps) {
   MlpNetwork net(spec, data, 11);
@@ -48,15 +56,18 @@ MlpNetwork trained(const NetworkSpec& spec, const Dataset& data, int steps) {
 
 TEST_CASE("T1: the closed-form updates equal -eta gamma0^2 N times the gradient of the loss (finite differences)") {
   const Dataset data = small_data();
-  for (const NetworkSpec& spec : {tanh_spec(Readout::mean_field), tanh_spec(Readout::ntk), resnet_spec(), resnet_spec(Readout::ntk)}) {
+  for (const NetworkSpec& spec : {tanh_spec(Readout::mean_field), tanh_spec(Readout::ntk), resnet_spec(),
+                                  resnet_spec(Readout::ntk), frozen_input_resnet_spec(),
+                                  frozen_input_resnet_spec(Readout::ntk)}) {
     CAPTURE(spec.branch);
+    CAPTURE(spec.train_input_layer);
     MlpNetwork net = trained(spec, data, 3);
     const std::vector<Matrix> before = net.weights();
     const NetworkState s = net.evaluate();
     MlpNetwork stepped = net;
     stepped.step(s, data.y - s.f);
     const double lr = spec.eta * spec.gamma0 * spec.gamma0 * double(spec.width);
-    double worst = 0, scale = 0;
+    double worst = 0, scale = 0, input_gradient = 0;
     for (std::size_t k = 0; k < before.size(); ++k)
       for (Index i = 0; i < before[k].size(); ++i) {
         const double h = 1e-6;
@@ -65,39 +76,50 @@ TEST_CASE("T1: the closed-form updates equal -eta gamma0^2 N times the gradient 
         net.weights()[k].data()[i] = before[k].data()[i] - h;
         const double down = net.objective();
         net.weights()[k].data()[i] = before[k].data()[i];
-        const double expected = -lr * (up - down) / (2 * h);
+        const double gradient_step = -lr * (up - down) / (2 * h);
+        const bool frozen = k == 0 && !spec.train_input_layer;  // W^0 has a gradient but is not stepped
+        if (frozen) input_gradient = std::max(input_gradient, std::abs(gradient_step));
+        const double expected = frozen ? 0.0 : gradient_step;
         const double update = stepped.weights()[k].data()[i] - before[k].data()[i];
         worst = std::max(worst, std::abs(update - expected));
         scale = std::max(scale, std::abs(update));
       }
     CHECK(scale > 1e-3);
     CHECK(worst / scale < 1e-7);
+    if (!spec.train_input_layer) {
+      CHECK(input_gradient > 1e-3 * scale);  // frozen, not merely without gradient
+      CHECK((stepped.weights()[0] - before[0]).norm() == 0.0);  // bit for bit: W^0(t) = W^0(0)
+    }
   }
 }
 
 TEST_CASE("T1: gamma0^2 N J J^T equals the sum of G times Phi over layers (finite-difference Jacobian)") {
   const Dataset data = small_data();
-  for (const NetworkSpec& spec : {tanh_spec(), resnet_spec()}) {  // ResNet: a² on the blocks (residual.md §1.6)
-  CAPTURE(spec.branch);
-  MlpNetwork net = trained(spec, data, 2);
-  const NetworkState s = net.evaluate();
-  const Matrix K = net.ntk(s);
-  const Index P = data.P();
-  std::vector<Vector> columns;  // ∂f/∂θ for every parameter θ
-  for (auto& W : net.weights())
-    for (Index i = 0; i < W.size(); ++i) {
-      const double w = W.data()[i], h = 1e-6;
-      W.data()[i] = w + h;
-      const Vector up = net.raw_output();
-      W.data()[i] = w - h;
-      const Vector down = net.raw_output();
-      W.data()[i] = w;
-      columns.push_back((up - down) / (2 * h));
+  // ResNet: a² on the blocks (residual.md §1.6); frozen input layer: no W^0 columns, no G¹∘Kx.
+  for (const NetworkSpec& spec : {tanh_spec(), resnet_spec(), frozen_input_resnet_spec()}) {
+    CAPTURE(spec.branch);
+    CAPTURE(spec.train_input_layer);
+    MlpNetwork net = trained(spec, data, 2);
+    const NetworkState s = net.evaluate();
+    const Matrix K = net.ntk(s);
+    const Index P = data.P();
+    std::vector<Vector> columns;  // ∂f/∂θ for every trained parameter θ
+    for (std::size_t k = spec.train_input_layer ? 0 : 1; k < net.weights().size(); ++k) {
+      Matrix& W = net.weights()[k];
+      for (Index i = 0; i < W.size(); ++i) {
+        const double w = W.data()[i], h = 1e-6;
+        W.data()[i] = w + h;
+        const Vector up = net.raw_output();
+        W.data()[i] = w - h;
+        const Vector down = net.raw_output();
+        W.data()[i] = w;
+        columns.push_back((up - down) / (2 * h));
+      }
     }
-  Matrix J(P, Index(columns.size()));
-  for (std::size_t c = 0; c < columns.size(); ++c) J.col(Index(c)) = columns[c];
-  const Matrix JJ = spec.gamma0 * spec.gamma0 * double(spec.width) * J * J.transpose();
-  CHECK((JJ - K).norm() / K.norm() < 1e-8);
+    Matrix J(P, Index(columns.size()));
+    for (std::size_t c = 0; c < columns.size(); ++c) J.col(Index(c)) = columns[c];
+    const Matrix JJ = spec.gamma0 * spec.gamma0 * double(spec.width) * J * J.transpose();
+    CHECK((JJ - K).norm() / K.norm() < 1e-8);
   }
 }
 
@@ -162,6 +184,46 @@ TEST_CASE("the decoupled-backward network: same forward pass, independent backwa
   opt.T = 4;
   const NetworkRun x = train_network(spec, data, 4, opt), y = train_network(gia, data, 4, opt);
   CHECK((x.loss - y.loss).norm() == 0.0);
+}
+
+TEST_CASE("the decoupled-backward ResNet: the readout and the last block step along the true gradient, earlier tensors do not") {
+  // Only the backward pass through W^1..W^{L-1} is decoupled (residual.md §1.6): the updates of w
+  // and W^{L-1} use g^L = φ'(h^L)⊙w and φ(h^{L-1}) and are exact gradient steps; W^0..W^{L-2} see
+  // g^l through the independent W̃ and are not. Checked after a few steps, frozen input layer or not.
+  const Dataset data = small_data();
+  for (NetworkSpec spec : {resnet_spec(), frozen_input_resnet_spec()}) {
+    CAPTURE(spec.train_input_layer);
+    NetworkSpec standard = spec;
+    spec.decoupled_backward = true;
+    const NetworkState a = MlpNetwork(standard, data, 4).evaluate(), b = MlpNetwork(spec, data, 4).evaluate();
+    CHECK((a.h[3] - b.h[3]).norm() == 0.0);      // same forward pass
+    CHECK((a.g[3] - b.g[3]).norm() == 0.0);      // the readout is not decoupled
+    CHECK((a.g[0] - b.g[0]).norm() > 0.05 * a.g[0].norm());
+
+    MlpNetwork net = trained(spec, data, 3);
+    const std::vector<Matrix> before = net.weights();
+    const NetworkState s = net.evaluate();
+    MlpNetwork stepped = net;
+    stepped.step(s, data.y - s.f);
+    const double lr = spec.eta * spec.gamma0 * spec.gamma0 * double(spec.width);
+    const std::size_t L = std::size_t(spec.depth);
+    for (std::size_t k = spec.train_input_layer ? 0 : 1; k <= L; ++k) {
+      CAPTURE(k);
+      Matrix expected(before[k].rows(), before[k].cols());
+      for (Index i = 0; i < before[k].size(); ++i) {
+        const double h = 1e-6;
+        net.weights()[k].data()[i] = before[k].data()[i] + h;
+        const double up = net.objective();
+        net.weights()[k].data()[i] = before[k].data()[i] - h;
+        const double down = net.objective();
+        net.weights()[k].data()[i] = before[k].data()[i];
+        expected.data()[i] = -lr * (up - down) / (2 * h);
+      }
+      const double error = (stepped.weights()[k] - before[k] - expected).norm() / expected.norm();
+      if (k + 1 >= L) CHECK(error < 1e-7);  // W^{L-1} and the readout w
+      else CHECK(error > 0.05);
+    }
+  }
 }
 
 TEST_CASE("networks trained in parallel over seeds are bit-for-bit those trained one at a time") {

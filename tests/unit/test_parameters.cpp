@@ -27,7 +27,7 @@ TEST_CASE("every violation is reported at once with option, value and rule") {
 }
 
 TEST_CASE("unknown models are refused with the list of registered ones") {
-  CHECK_THROWS_WITH_AS(make_model("resnet9000"), doctest::Contains("registered models: deep_linear, deep_mlp, two_layer"), InputError);
+  CHECK_THROWS_WITH_AS(make_model("resnet9000"), doctest::Contains("registered models: deep_linear, deep_mlp, resnet, resnet_linear, two_layer"), InputError);
   SolveParameters p;
   p.depth = 3;
   CHECK(make_model("two_layer")->validate(p).size() == 1);
