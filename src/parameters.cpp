@@ -26,6 +26,7 @@ class Rules {
   void at_least(const char* name, long long x, long long lo) {
     if (x < lo) v.push_back({name, std::to_string(x), "must be >= " + std::to_string(lo)});
   }
+  void fail(const char* name, const std::string& value, const std::string& rule) { v.push_back({name, value, rule}); }
   void one_of(const char* name, const std::string& x, const std::vector<std::string>& allowed) {
     for (const auto& a : allowed)
       if (a == x) return;
@@ -47,7 +48,7 @@ class Rules {
 void validate_problem(const ProblemParameters& p, Rules& r) {
   r.one_of("activation", p.activation, Activation::names());
   r.positive("beta", p.beta);
-  r.at_least("depth", p.depth, 1);
+  if (p.depth < 0) r.fail("depth", std::to_string(p.depth), "must be >= 1, or inf");  // 0 is inf (run_checks.cpp)
   r.positive("sigma", p.sigma);
   r.one_of("responses", p.responses, {"full", "gia"});
   r.positive("beta0", p.beta0);

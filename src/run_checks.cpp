@@ -1,5 +1,6 @@
 #include "dmft/run_checks.hpp"
 
+#include "dmft/depth_limit.hpp"
 #include "dmft/errors.hpp"
 #include "dmft/finite_width.hpp"
 #include "dmft/parameter_text.hpp"
@@ -37,6 +38,17 @@ std::vector<Violation> solve_violations(const SolveParameters& p, bool P_given, 
     bad.insert(bad.begin(), Violation{"model", e.value(), e.rule()});
   }
   for (auto& v : residual_option_violations(p)) bad.push_back(v);
+  if (p.depth == 0) {  // --depth inf
+    if (!is_residual_model(p.model))
+      bad.push_back({"depth", "inf", "only the residual models (resnet, resnet_linear) have an infinite-depth limit"});
+    if (p.branch_depth != 0)
+      bad.push_back({"branch-depth", std::to_string(p.branch_depth), "with --depth inf the branch multiplier follows each grid's depth (leave it 0)"});
+    try {
+      parse_depth_grid(p.depth_grid);
+    } catch (const InputError& e) {
+      bad.push_back({"depth-grid", e.value(), e.rule()});
+    }
+  }
   if (p.response_estimator != "random-probe" && !is_residual_model(p.model))
     bad.push_back({"response-estimator", "'" + p.response_estimator + "'",
                    "only the residual models (resnet) choose a response estimator; model " + p.model + " has its own"});
@@ -46,7 +58,8 @@ std::vector<Violation> solve_violations(const SolveParameters& p, bool P_given, 
 
 std::vector<Violation> train_violations(const TrainParameters& p, bool P_given, bool D_given) {
   std::vector<Violation> bad = validate(p);
-  for (auto& v : network_violations(p)) bad.push_back(v);
+  if (p.depth == 0) bad.push_back({"depth", "inf", "a finite network has a finite depth (dmft train needs --depth >= 1)"});
+  else for (auto& v : network_violations(p)) bad.push_back(v);
   for (auto& v : residual_option_violations(p)) bad.push_back(v);
   for (auto& v : data_option_conflicts(p, P_given, D_given)) bad.push_back(v);
   return bad;

@@ -13,7 +13,7 @@ void write_two_time(H5::Group& g, const std::string& name, const TwoTime& k, Ind
 }
 
 void write_file(const std::string& tmp, const SolveParameters& params, const std::string& command_line,
-                const Problem& pr, const Solution& sol) {
+                const Problem& pr, const Solution& sol, const std::function<void(H5::Group&)>& extra) {
   const Index T = pr.T, P = pr.P();
   H5::H5File f(tmp, H5F_ACC_TRUNC);
   H5::Group root = f.openGroup("/");
@@ -92,6 +92,7 @@ void write_file(const std::string& tmp, const SolveParameters& params, const std
   h5::write_array(gc, "noise_floor", noise, "iteration", "max over kernels of ||se||_F / ||K||_F");
   h5::write_array(gc, "tolerance", tol, "iteration", "max(tol, noise_fraction * noise_floor)");
 
+  if (extra) extra(root);
   h5::write_attr(root, "complete", 1);  // last
   f.close();
 }
@@ -99,8 +100,8 @@ void write_file(const std::string& tmp, const SolveParameters& params, const std
 }  // namespace
 
 void write_solution(const std::string& path, const SolveParameters& params, const std::string& command_line,
-                    const Problem& problem, const Solution& solution) {
-  write_atomically(path, [&](const std::string& tmp) { write_file(tmp, params, command_line, problem, solution); });
+                    const Problem& problem, const Solution& solution, const std::function<void(H5::Group&)>& extra) {
+  write_atomically(path, [&](const std::string& tmp) { write_file(tmp, params, command_line, problem, solution, extra); });
 }
 
 }  // namespace dmft

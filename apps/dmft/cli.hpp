@@ -18,8 +18,11 @@ void add_parameter_options(CLI::App* s, Params& params) {
     const std::string flag = std::string("--") + info.name;
     using T = std::decay_t<decltype(value)>;
     if constexpr (std::is_same_v<T, bool>) s->add_flag(flag, value, info.description);
-    else
-      s->add_option(flag, value, info.description)->capture_default_str()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    else {
+      CLI::Option* o = s->add_option(flag, value, info.description)->capture_default_str()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+      // --depth inf is stored as depth 0 (the residual models' L → ∞ limit, dmft solve)
+      if (std::string(info.name) == "depth") o->transform(CLI::Transformer(std::map<std::string, std::string>{{"inf", "0"}}));
+    }
   });
 }
 

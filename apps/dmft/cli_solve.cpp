@@ -10,6 +10,8 @@
 
 #include "cli.hpp"
 #include "dmft/config_file.hpp"
+#include "dmft/depth_limit.hpp"
+#include "dmft/depth_limit_file.hpp"
 #include "dmft/errors.hpp"
 #include "dmft/parameter_text.hpp"
 #include "dmft/memory_estimate.hpp"
@@ -76,7 +78,10 @@ int run_solve(const SolveCommand& cmd, const std::string& command_line) {
     p.P = data.P();
     p.D = data.D();
   }
-  const Problem pr = problem_for(p, data);
+  Problem pr = problem_for(p, data);
+  // --depth inf: solve on each depth of --depth-grid and extrapolate (theory residual.md 3.2).
+  const std::vector<int> grids = p.depth == 0 ? parse_depth_grid(p.depth_grid) : std::vector<int>{};
+  if (!grids.empty()) pr.depth = grids.back();  // the finest grid: its cost, and /solution
 
   const CostEstimate cost = model->cost(pr);
   std::ostringstream est;
@@ -120,14 +125,35 @@ int run_solve(const SolveCommand& cmd, const std::string& command_line) {
   };
   if (!p.quiet)
     std::cerr << "dmft " << p.model << ": " << est.str() << "; " << threads << " thread(s)\n";
-  const Solution sol = solve(*model, pr, opt, progress);
-  if (tty && !p.quiet) std::cerr << "\n";
+  std::vector<Solution> by_depth;
+  for (int M : grids) {
+    Problem q = pr;
+    q.depth = M;
+    if (!p.quiet) std::cerr << "dmft: depth grid " << M << " of " << p.depth_grid << "\n";
+    by_depth.push_back(solve(*model, q, opt, progress));
+    if (tty && !p.quiet) std::cerr << "\n";
+    if (by_depth.back().summary.reason != Termination::converged) break;  // reported below
+  }
+  const Solution sol = grids.empty() ? solve(*model, pr, opt, progress) : by_depth.back();
+  if (grids.empty() && tty && !p.quiet) std::cerr << "\n";
   for (const auto& w : sol.summary.warnings) std::cerr << "dmft: warning: " << w << "\n";
-
-  write_solution(p.output, p, command_line, pr, sol);
+  if (!grids.empty() && by_depth.size() < grids.size()) {
+    std::cerr << "dmft: the solve at depth " << grids[by_depth.size() - 1] << " ended " << to_string(sol.summary.reason)
+              << " (" << sol.summary.message << "); no extrapolation, nothing written\n";
+    return exit_code(sol.summary.reason);
+  }
+  std::function<void(H5::Group&)> extra;
+  DepthLimit limit_result;
+  if (!grids.empty()) {
+    std::vector<const Solution*> ptrs;
+    for (const auto& s : by_depth) ptrs.push_back(&s);
+    limit_result = extrapolate_depth(grids, ptrs);
+    extra = [&](H5::Group& root) { write_depth_limit(root, limit_result, pr.T, pr.P()); };
+  }
+  write_solution(p.output, p, command_line, pr, sol, extra);
 
   const Summary& s = sol.summary;
-  std::cout << "dmft solve: " << p.model << " (" << p.activation << ", depth " << p.depth << "), P = " << pr.P()
+  std::cout << "dmft solve: " << p.model << " (" << p.activation << ", depth " << (p.depth == 0 ? std::string("inf") : std::to_string(p.depth)) << "), P = " << pr.P()
             << ", T = " << pr.T << ", D = " << data.D() << ", eta = " << pr.eta << ", gamma0 = " << pr.gamma0 << ", "
             << (model->stochastic() ? std::to_string(pr.samples) + " Monte Carlo samples, " : std::string("no sampling, "))
             << p.error_update << " error update. " << to_string(s.reason) << " after " << s.history.size()
@@ -138,6 +164,12 @@ int run_solve(const SolveCommand& cmd, const std::string& command_line) {
     std::cout << "; Monte Carlo noise floor " << s.history.back().noise;
     std::cout << "; smallest source eigenvalue " << s.worst_source.min_eigenvalue;
     if (s.worst_source.jitter > 0) std::cout << " (Cholesky sources: jitter up to " << s.worst_source.jitter << ")";
+  }
+  if (!grids.empty()) {
+    const Index t = pr.T - 1;
+    std::cout << ". Depth limit from L = " << p.depth_grid << ": loss at t = " << t << " is " << limit_result.loss_inf[t]
+              << " +- " << limit_result.loss_error[t] << " (Richardson; L = " << grids.back() << ": "
+              << limit_result.loss.back()[t] << "); /solution holds the L = " << grids.back() << " solution, /depth_limit the extrapolation";
   }
   std::cout << ". Wrote " << p.output << ".\n";
   return exit_code(s.reason);

@@ -15,7 +15,7 @@ struct ProblemParameters {
   std::string model = "two_layer";
   std::string activation = "relu";
   double beta = 1.0;     // sharpness of tanh(βh)/β and softplus log(1+e^{βh})/β
-  int depth = 1;         // hidden layers L
+  int depth = 1;         // hidden layers L (0: "inf", the residual models' L → ∞ limit)
   double sigma = 1.0;    // std of every initial weight entry
   std::string responses = "full";  // full | gia (gradient-independence approximation: A = B = 0)
   // Residual networks (models resnet, resnet_linear; theory residual.md §1.1)
@@ -38,6 +38,7 @@ struct ProblemParameters {
 struct SolveParameters : ProblemParameters {
   std::string error_update = "exact";  // exact | ntk
   std::string response_estimator = "random-probe";  // residual models: random-probe | exact-tangent
+  std::string depth_grid = "8,16,32";  // with --depth inf: the depths solved and extrapolated
   // Monte Carlo and the outer loop
   long long mc_samples = 4000;
   long long seed = 1;        // Monte Carlo streams
@@ -82,7 +83,7 @@ void for_each_problem_parameter(P& p, V&& v) {
   v(ParameterInfo{"model", "model plugin name (dmft info lists them)", true}, p.model);
   v(ParameterInfo{"activation", "relu | tanh | erf | linear | softplus", true}, p.activation);
   v(ParameterInfo{"beta", "sharpness β of tanh(βh)/β and softplus log(1+e^{βh})/β (> 0)", true}, p.beta);
-  v(ParameterInfo{"depth", "number of hidden layers L (>= 1; two_layer: 1)", true}, p.depth);
+  v(ParameterInfo{"depth", "number of hidden layers L (>= 1; two_layer: 1), or inf (residual models, dmft solve: extrapolated over --depth-grid)", true}, p.depth);
   v(ParameterInfo{"sigma", "std σ of every initial weight entry (> 0)", true}, p.sigma);
   v(ParameterInfo{"responses", "full (response functions A, B) | gia (A = B = 0; in dmft train: the decoupled-backward network whose limit that is)", true}, p.responses);
   v(ParameterInfo{"beta0", "residual models: branch strength β0 of h^{l+1} = h^l + (β0/√L_b) W^l φ(h^l)/√N (> 0)", true}, p.beta0);
@@ -104,6 +105,7 @@ template <class V>
 void for_each_parameter(SolveParameters& p, V&& v) {
   for_each_problem_parameter(p, v);
   v(ParameterInfo{"error-update", "exact (Δ = y − f from the readout average) | ntk (Euler recursion)", true}, p.error_update);
+  v(ParameterInfo{"depth-grid", "with --depth inf (residual models): the depths M solved and Richardson-extrapolated to L = inf, e.g. 8,16,32 (theory residual.md 3.2)", true}, p.depth_grid);
   v(ParameterInfo{"response-estimator", "residual models: random-probe (tangents along Rademacher probes, theory residual.md 2.9 R2) | exact-tangent (one tangent per direction, R1: small problems)", true}, p.response_estimator);
   v(ParameterInfo{"mc-samples", "Monte Carlo samples S of the single-site process (>= 64)", true}, p.mc_samples);
   v(ParameterInfo{"seed", "seed of the Monte Carlo samples (>= 0); vary it for independent replicas", true}, p.seed);

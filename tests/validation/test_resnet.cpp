@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "dmft/depth_limit.hpp"
 #include "dmft/error_update.hpp"
 #include "dmft/residual_sampler.hpp"
 #include "helpers.hpp"
@@ -285,5 +286,59 @@ TEST_CASE("V6: Monte Carlo tanh ResNet, L = 4, with and without A, B, against th
       const double spread = responses ? with_ab_spread[t - 1] : 0.0;
       CHECK(std::abs(s.loss[t] - ref) < 4 * se + spread + 5e-4);  // + the docs' rounding
     }
+  }
+}
+
+TEST_CASE("depth limit: Richardson is exact for X(M) = X_inf + c/M, and grids are checked") {
+  // Three synthetic "solutions" whose every quantity is X_inf + c/M: the extrapolation must
+  // return X_inf to round-off and an error estimate of zero.
+  const std::vector<int> grids{4, 8, 16};
+  std::vector<Solution> sols(3);
+  for (std::size_t k = 0; k < 3; ++k) {
+    const double M = grids[k];
+    Solution& s = sols[k];
+    s.loss = Vector::Constant(5, 0.3) + Vector::LinSpaced(5, 1, 2) / M;
+    s.state.Delta = RowMatrix::Constant(5, 2, -1.0 + 3.0 / M);
+    s.ntk.assign(5, Matrix::Constant(2, 2, 2.0 - 1.0 / M));
+    for (int l = 1; l <= grids[k]; ++l) {
+      const double tau = double(l) / M;
+      s.state.layers.push_back(LayerKernels{TwoTime::Constant(10, 10, tau + 0.5 / M), TwoTime::Constant(10, 10, 1 - tau + 2.0 / M), {}, {}, {}, {}});
+    }
+  }
+  const DepthLimit d = extrapolate_depth(grids, {&sols[0], &sols[1], &sols[2]});
+  CHECK(d.three_grids);
+  CHECK((d.loss_inf.array() - 0.3).abs().maxCoeff() < 1e-13);
+  CHECK(d.loss_error.maxCoeff() < 1e-13);
+  CHECK((d.delta_inf.array() + 1.0).abs().maxCoeff() < 1e-13);
+  CHECK(std::abs(d.ntk_inf[3](0, 1) - 2.0) < 1e-13);
+  REQUIRE(d.Phi_inf.size() == 4);
+  for (int l = 1; l <= 4; ++l) {
+    CHECK(std::abs(d.tau[l - 1] - l / 4.0) < 1e-15);
+    CHECK((d.Phi_inf[std::size_t(l - 1)].array() - l / 4.0).abs().maxCoeff() < 1e-13);
+    CHECK((d.G_inf[std::size_t(l - 1)].array() - (1 - l / 4.0)).abs().maxCoeff() < 1e-13);
+  }
+  CHECK_THROWS_WITH(parse_depth_grid("8"), doctest::Contains("at least two depths"));
+  CHECK_THROWS_WITH(parse_depth_grid("8,12"), doctest::Contains("multiple of the first"));
+  CHECK_THROWS_WITH(parse_depth_grid("16,8"), doctest::Contains("strictly increasing"));
+  CHECK_THROWS_WITH(parse_depth_grid("1,2"), doctest::Contains("not a depth >= 2"));
+}
+
+TEST_CASE("depth limit of the canonical linear case: error estimate below 1 percent, consistent with the L = inf ODE as gamma0 goes to 0") {
+  // Exact linear DMFT at L = 8, 16, 32, nearly lazy (gamma0 = 1e-3: feature learning moves the
+  // loss by O(gamma0^2) ~ 1e-6), against the lazy curve of the ODE's NTK (2 + beta0^2) e^{beta0^2} Kx.
+  const Dataset d = canonical_data();
+  const std::vector<int> grids{8, 16, 32};
+  std::vector<Solution> sols;
+  for (int M : grids) sols.push_back(exact_linear(resnet_problem(d, "linear", M, 10, 0.05, 1e-3)));
+  const DepthLimit lim = extrapolate_depth(grids, {&sols[0], &sols[1], &sols[2]});
+  const StaticDepthLimit ode = residual_static_limit(Activation::from_name("linear"), d.Kx, 1.0, 4000);
+  CHECK((ode.ntk - 3.0 * std::exp(1.0) * d.Kx).cwiseAbs().maxCoeff() < 1e-9);
+  const Vector lazy = loss_curve(lazy_residuals(ode.ntk, d.y, 0.05, 10));
+  for (Index t = 1; t < 10; ++t) {
+    CAPTURE(t);
+    CHECK(lim.loss_error[t] < 0.01 * lim.loss_inf[t]);
+    CHECK(std::abs(lim.loss_inf[t] - lazy[t]) < lim.loss_error[t]);
+    // and the extrapolation is closer to the limit than the finest grid
+    CHECK(std::abs(lim.loss_inf[t] - lazy[t]) < std::abs(sols.back().loss[t] - lazy[t]));
   }
 }
