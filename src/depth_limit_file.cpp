@@ -10,7 +10,7 @@ void write_depth_limit(H5::Group& root, const DepthLimit& d, Index T, Index P) {
                  "Richardson extrapolation in 1/L from the two finest grids, X_inf = (M2 X(M2) - M1 X(M1))/(M2 - M1) "
                  "(theory residual.md 3.2); layer l of depth M sits at tau = l/M");
   h5::write_attr(g, "error_estimate",
-                 d.three_grids ? "|X_inf(M2,M3) - X_inf(M1,M2)|: the change of the extrapolation between the two finest pairs of grids"
+                 d.three_grids ? "|X_inf(M_b,M_c) - X_inf(M_a,M_b)| for the three finest grids M_a < M_b < M_c: the change of the extrapolation between the two finest pairs"
                                : "|X_inf - X(M_finest)|: the size of the correction (two grids only; conservative)");
   std::vector<long long> grids(d.grids.begin(), d.grids.end());
   h5::write_int_array(g, "grids", grids, "grid", "depths L = M solved");
