@@ -15,7 +15,7 @@ std::vector<int> parse_depth_grid(const std::string& text) {
     char* end = nullptr;
     const long v = std::strtol(item.c_str(), &end, 10);
     if (item.empty() || *end != '\0' || v < 2 || v > 100000)
-      throw InputError("--depth-grid", "'" + text + "'", "'" + item + "' is not a depth >= 2 (expected e.g. 8,16,32)");
+      throw InputError("--depth-grid", "'" + text + "'", "'" + item + "' is not an integer depth in [2, 100000] (expected e.g. 8,16,32)");
     if (!out.empty() && v <= out.back())
       throw InputError("--depth-grid", "'" + text + "'", "depths must be strictly increasing");
     if (!out.empty() && v % out.front() != 0)

@@ -33,6 +33,7 @@ GaussianSource GaussianSource::jittered_cholesky(const Matrix& covariance, doubl
     Eigen::LLT<Matrix> llt(shifted);
     if (llt.info() == Eigen::Success) {
       s.factor_ = llt.matrixL();
+      s.lower_ = true;
       s.report_.jitter = eps * scale;
       return s;
     }

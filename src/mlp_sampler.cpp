@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "dmft/feature_memory.hpp"
 #include "dmft/kernel_estimator.hpp"
 #include "dmft/rng.hpp"
 #include "dmft/static_kernels.hpp"
@@ -10,14 +11,6 @@ namespace dmft {
 namespace {
 
 unsigned long long u64(Index i) { return static_cast<unsigned long long>(i); }
-
-/// c (E_< ∘ K) D_Δ: block (t, s) = c K(t,·; s,·) diag(Δ(s)) for s < t, zero otherwise.
-void add_feature_coupling(TwoTime& out, const TwoTime& K, double c, const RowMatrix& delta) {
-  const Index T = delta.rows(), P = delta.cols();
-  for (Index t = 1; t < T; ++t)
-    for (Index s = 0; s < t; ++s)
-      out.block(t * P, s * P, P, P).noalias() += c * K.block(t * P, s * P, P, P) * delta.row(s).asDiagonal();
-}
 
 }  // namespace
 
@@ -31,8 +24,7 @@ MlpLayer::MlpLayer(const Problem& pr, const OrderParameters& state, const RowMat
   // n×n sources: Cholesky with a fixed relative jitter on the scale of the t = 0 block, so that
   // the draws are continuous and causal (independent of T).
   auto causal_root = [&](const TwoTime& K) {
-    const double scale = s2 * K.topLeftCorner(pr.P(), pr.P()).diagonal().mean();
-    return std::make_unique<GaussianSource>(GaussianSource::jittered_cholesky(s2 * Matrix(K), 1e-10, scale));
+    return std::make_unique<GaussianSource>(GaussianSource::causal_root(s2 * Matrix(K), pr.P()));
   };
   if (layer == 1) {
     u_root_ = std::make_unique<GaussianSource>(GaussianSource::symmetric_root(s2 * pr.data->Kx));
@@ -48,7 +40,7 @@ MlpLayer::MlpLayer(const Problem& pr, const OrderParameters& state, const RowMat
     C_dense_ = TwoTime::Zero(n, n);
     const Response& A = state.layers[layer - 2].A;
     if (responses && !A.empty()) C_dense_ += s2 * A.values;
-    add_feature_coupling(C_dense_, state.layers[layer - 2].Phi, c, delta);
+    add_feature_memory(C_dense_, state.layers[layer - 2].Phi, c, delta);
     C_.dense = &C_dense_;
   }
   // D^l: tiled c·11ᵀ on layer L, dense (with the equal-time blocks of B^l) otherwise.
@@ -59,7 +51,7 @@ MlpLayer::MlpLayer(const Problem& pr, const OrderParameters& state, const RowMat
     D_dense_ = TwoTime::Zero(n, n);
     const Response& B = state.layers[layer - 1].B;
     if (responses && !B.empty()) D_dense_ += s2 * B.values;
-    add_feature_coupling(D_dense_, state.layers[layer].G, c, delta);
+    add_feature_memory(D_dense_, state.layers[layer].G, c, delta);
     D_.dense = &D_dense_;
     D_.dense_equal_time = true;
   }
@@ -89,14 +81,14 @@ LayerSweep MlpLayer::make_sweep(Index chunk) const {
 TwoTime MlpLayer::dense_C() const {
   if (C_.dense) return *C_.dense;
   TwoTime out = TwoTime::Zero(pr_.n(), pr_.n());
-  add_feature_coupling(out, pr_.data->Kx.replicate(pr_.T, pr_.T), C_.c, *delta_);
+  add_feature_memory(out, pr_.data->Kx.replicate(pr_.T, pr_.T), C_.c, *delta_);
   return out;
 }
 
 TwoTime MlpLayer::dense_D() const {
   if (D_.dense) return *D_.dense;
   TwoTime out = TwoTime::Zero(pr_.n(), pr_.n());
-  add_feature_coupling(out, TwoTime::Ones(pr_.n(), pr_.n()), D_.c, *delta_);
+  add_feature_memory(out, TwoTime::Ones(pr_.n(), pr_.n()), D_.c, *delta_);
   return out;
 }
 

@@ -48,7 +48,7 @@ class Rules {
 void validate_problem(const ProblemParameters& p, Rules& r) {
   r.one_of("activation", p.activation, Activation::names());
   r.positive("beta", p.beta);
-  if (p.depth < 0) r.fail("depth", std::to_string(p.depth), "must be >= 1, or inf");  // 0 is inf (run_checks.cpp)
+  if (p.depth < 1 && p.depth != kInfiniteDepth) r.fail("depth", std::to_string(p.depth), "must be >= 1, or inf");
   r.positive("sigma", p.sigma);
   r.one_of("responses", p.responses, {"full", "gia"});
   r.positive("beta0", p.beta0);

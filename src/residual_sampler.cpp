@@ -14,8 +14,9 @@ namespace {
 
 unsigned long long u64(Index i) { return static_cast<unsigned long long>(i); }
 
-/// Columns per parallel task; fixed, so nothing depends on the thread count.
-constexpr Index kColumns = 64;
+/// Columns per parallel task; fixed, so nothing depends on the thread count. Small enough that
+/// a batch of S/32 samples gives every core work (S = 4000: 8 tasks per batch).
+constexpr Index kColumns = 16;
 
 /// Random-stream ids of the sources (one stream per sample and purpose, §2.2).
 enum : unsigned long long { kInputStream = 0, kBranchStream = 1ULL << 32, kBackStream = 2ULL << 32,
@@ -61,17 +62,6 @@ Response as_response(RowMatrix values, Index T, Index P) {
   return Response{std::move(values), {u64(T), u64(P), u64(T), u64(P)}, "t,mu,s,nu"};
 }
 
-/// A causal (lower-triangular) root with a fixed relative jitter on the scale of the t = 0 block,
-/// so draws up to step t do not depend on T (as the MLP's, mlp_sampler.cpp).
-GaussianSource causal_root(const TwoTime& K, Index P) {
-  return GaussianSource::jittered_cholesky(Matrix(K), 1e-10, K.topLeftCorner(P, P).diagonal().mean());
-}
-
-void note(FactorReport& worst, const FactorReport& r) {
-  if (r.min_eigenvalue < worst.min_eigenvalue) worst.min_eigenvalue = r.min_eigenvalue;
-  worst.clipped_mass = std::max(worst.clipped_mass, r.clipped_mass);
-  worst.jitter = std::max(worst.jitter, r.jitter);
-}
 
 /// The readout f(t,μ) = γ0⁻¹⟨z^L(t) φ(h^L(t,μ)) − z^L(0) φ(h^L(0,μ))⟩ (§2.5 E2, the large-N
 /// limit of the last identity of §1.5) as sums over columns with weight w each.
@@ -157,13 +147,13 @@ SiteAverages sample_resnet(const Problem& pr, const OrderParameters& state, cons
   out.sources.min_eigenvalue = std::numeric_limits<double>::infinity();
   // Sources: u¹ from the symmetric root of Kx (constant in t); u^{l+1}, r^l from causal roots.
   const GaussianSource root_x = GaussianSource::symmetric_root(pr.data->Kx);
-  note(out.sources, root_x.report());
+  out.sources.note(root_x.report());
   std::vector<GaussianSource> root_u, root_r;
   for (int b = 0; b < blocks; ++b) {
-    root_u.push_back(causal_root(state.layers[std::size_t(b)].Phi, P));
-    root_r.push_back(causal_root(state.layers[std::size_t(b + 1)].G, P));
-    note(out.sources, root_u.back().report());
-    note(out.sources, root_r.back().report());
+    root_u.push_back(GaussianSource::causal_root(state.layers[std::size_t(b)].Phi, P));
+    root_r.push_back(GaussianSource::causal_root(state.layers[std::size_t(b + 1)].G, P));
+    out.sources.note(root_u.back().report());
+    out.sources.note(root_r.back().report());
   }
 
   const int batches = kStandardErrorBatches;
@@ -307,12 +297,12 @@ SiteAverages exact_linear_resnet(const Problem& pr, const OrderParameters& state
   // source block each. Linear fields make Σ_columns F Fᵀ = Σ_b F_b C_b F_bᵀ exactly (§4).
   std::vector<Matrix> root_u, root_r;
   const GaussianSource rx = GaussianSource::symmetric_root(pr.data->Kx);
-  note(out.sources, rx.report());
+  out.sources.note(rx.report());
   for (int b = 0; b < blocks; ++b) {
     const GaussianSource su = GaussianSource::symmetric_root(state.layers[std::size_t(b)].Phi);
     const GaussianSource sr = GaussianSource::symmetric_root(state.layers[std::size_t(b + 1)].G);
-    note(out.sources, su.report());
-    note(out.sources, sr.report());
+    out.sources.note(su.report());
+    out.sources.note(sr.report());
     root_u.push_back(su.factor());
     root_r.push_back(sr.factor());
   }

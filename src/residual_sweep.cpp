@@ -1,24 +1,15 @@
 #include "dmft/residual_sweep.hpp"
 
+#include "dmft/feature_memory.hpp"
+
 namespace dmft {
-namespace {
-
-/// out(t,μ; s,ν) += scale · K(t,μ; s,ν) Δ(s,ν) for s < t (the strictly causal feature memory).
-void add_memory(TwoTime& out, const TwoTime& K, double scale, const RowMatrix& delta) {
-  const Index T = delta.rows(), P = delta.cols();
-  for (Index t = 1; t < T; ++t)
-    for (Index s = 0; s < t; ++s)
-      out.block(t * P, s * P, P, P).noalias() += scale * K.block(t * P, s * P, P, P) * delta.row(s).asDiagonal();
-}
-
-}  // namespace
 
 ResidualCouplings::ResidualCouplings(const Problem& pr, const OrderParameters& state, const RowMatrix& d)
     : L(pr.depth), T(pr.T), P(pr.P()), a(pr.branch()), k(pr.coupling()), delta(d) {
   const Index n = pr.n();
   if (pr.train_input_layer) {
     F0 = TwoTime::Zero(n, n);
-    add_memory(F0, pr.data->Kx.replicate(T, T), k, delta);
+    add_feature_memory(F0, pr.data->Kx.replicate(T, T), k, delta);
   }
   F.assign(std::size_t(L - 1), TwoTime());
   Bk.assign(std::size_t(L - 1), TwoTime());
@@ -31,8 +22,8 @@ ResidualCouplings::ResidualCouplings(const Problem& pr, const OrderParameters& s
     b = TwoTime::Zero(n, n);
     if (pr.responses && !here.A.empty()) f += a * here.A.values;
     if (pr.responses && !here.B.empty()) b += here.B.values;
-    add_memory(f, here.Phi, k * a * a, delta);
-    add_memory(b, above.G, k * a, delta);
+    add_feature_memory(f, here.Phi, k * a * a, delta);
+    add_feature_memory(b, above.G, k * a, delta);
   }
 }
 

@@ -38,7 +38,11 @@ std::vector<Violation> solve_violations(const SolveParameters& p, bool P_given, 
     bad.insert(bad.begin(), Violation{"model", e.value(), e.rule()});
   }
   for (auto& v : residual_option_violations(p)) bad.push_back(v);
-  if (p.depth == 0) {  // --depth inf
+  if (p.depth != kInfiniteDepth && p.depth_grid != SolveParameters{}.depth_grid)
+    bad.push_back({"depth-grid", "'" + p.depth_grid + "'", "only used with --depth inf"});
+  if (p.strategy == "march" && is_residual_model(p.model) && !make_model(p.model)->can_march())
+    bad.push_back({"strategy", "'march'", "model " + p.model + " has no marching strategy (use --strategy iterate)"});
+  if (p.depth == kInfiniteDepth) {  // --depth inf
     if (!is_residual_model(p.model))
       bad.push_back({"depth", "inf", "only the residual models (resnet, resnet_linear) have an infinite-depth limit"});
     if (p.branch_depth != 0)
@@ -58,7 +62,7 @@ std::vector<Violation> solve_violations(const SolveParameters& p, bool P_given, 
 
 std::vector<Violation> train_violations(const TrainParameters& p, bool P_given, bool D_given) {
   std::vector<Violation> bad = validate(p);
-  if (p.depth == 0) bad.push_back({"depth", "inf", "a finite network has a finite depth (dmft train needs --depth >= 1)"});
+  if (p.depth == kInfiniteDepth) bad.push_back({"depth", "inf", "a finite network has a finite depth (dmft train needs --depth >= 1)"});
   else for (auto& v : network_violations(p)) bad.push_back(v);
   for (auto& v : residual_option_violations(p)) bad.push_back(v);
   for (auto& v : data_option_conflicts(p, P_given, D_given)) bad.push_back(v);

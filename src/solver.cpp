@@ -40,12 +40,6 @@ bool all_finite(const SiteAverages& s) {
   return s.output.allFinite();
 }
 
-void note_source(FactorReport& worst, const FactorReport& r) {
-  if (r.min_eigenvalue < worst.min_eigenvalue) worst.min_eigenvalue = r.min_eigenvalue;  // NaN: not computed
-  worst.clipped_mass = std::max(worst.clipped_mass, r.clipped_mass);
-  worst.jitter = std::max(worst.jitter, r.jitter);
-}
-
 RowMatrix residuals_from_ntk(const Model& model, const Problem& problem, const OrderParameters& state) {
   return ntk_residuals(problem.data->y, problem.T, problem.eta,
                        [&](Index t) { return model.ntk(problem, state, t); });
@@ -168,7 +162,7 @@ void run_stage(const Model& model, const Problem& problem, const SolverOptions& 
     SiteAverages est = model.sample(problem, state, delta);
     sum.sampling_seconds += seconds_since(t_iter);
     sum.flops += est.flops;
-    note_source(sum.worst_source, est.sources);
+    sum.worst_source.note(est.sources);
     if (!all_finite(est) || !delta.allFinite()) {
       sum.reason = Termination::numerical_failure;
       sum.message = "non-finite kernels or residuals at iteration " + std::to_string(k_total) +
@@ -255,7 +249,7 @@ Solution solve(const Model& model, const Problem& problem, const SolverOptions& 
     SiteAverages est = model.march(problem, delta);
     sum.sampling_seconds = seconds_since(t0);
     sum.flops = est.flops;
-    note_source(sum.worst_source, est.sources);
+    sum.worst_source.note(est.sources);
     IterationRecord rec;
     rec.noise = est.relative_noise;
     rec.seconds = sum.sampling_seconds;

@@ -20,8 +20,9 @@ void add_parameter_options(CLI::App* s, Params& params) {
     if constexpr (std::is_same_v<T, bool>) s->add_flag(flag, value, info.description);
     else {
       CLI::Option* o = s->add_option(flag, value, info.description)->capture_default_str()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-      // --depth inf is stored as depth 0 (the residual models' L → ∞ limit, dmft solve)
-      if (std::string(info.name) == "depth") o->transform(CLI::Transformer(std::map<std::string, std::string>{{"inf", "0"}}));
+      // --depth inf is stored as kInfiniteDepth (the residual models' L → ∞ limit, dmft solve)
+      if (std::string(info.name) == "depth")
+        o->transform(CLI::Transformer(std::map<std::string, std::string>{{"inf", std::to_string(kInfiniteDepth)}}));
     }
   });
 }

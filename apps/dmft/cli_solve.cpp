@@ -80,7 +80,7 @@ int run_solve(const SolveCommand& cmd, const std::string& command_line) {
   }
   Problem pr = problem_for(p, data);
   // --depth inf: solve on each depth of --depth-grid and extrapolate (theory residual.md 3.2).
-  const std::vector<int> grids = p.depth == 0 ? parse_depth_grid(p.depth_grid) : std::vector<int>{};
+  const std::vector<int> grids = p.depth == kInfiniteDepth ? parse_depth_grid(p.depth_grid) : std::vector<int>{};
   if (!grids.empty()) pr.depth = grids.back();  // the finest grid: its cost, and /solution
 
   const CostEstimate cost = model->cost(pr);
@@ -153,7 +153,7 @@ int run_solve(const SolveCommand& cmd, const std::string& command_line) {
   write_solution(p.output, p, command_line, pr, sol, extra);
 
   const Summary& s = sol.summary;
-  std::cout << "dmft solve: " << p.model << " (" << p.activation << ", depth " << (p.depth == 0 ? std::string("inf") : std::to_string(p.depth)) << "), P = " << pr.P()
+  std::cout << "dmft solve: " << p.model << " (" << p.activation << ", depth " << (p.depth == kInfiniteDepth ? std::string("inf") : std::to_string(p.depth)) << "), P = " << pr.P()
             << ", T = " << pr.T << ", D = " << data.D() << ", eta = " << pr.eta << ", gamma0 = " << pr.gamma0 << ", "
             << (model->stochastic() ? std::to_string(pr.samples) + " Monte Carlo samples, " : std::string("no sampling, "))
             << p.error_update << " error update. " << to_string(s.reason) << " after " << s.history.size()

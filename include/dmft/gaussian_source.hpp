@@ -12,6 +12,12 @@ struct FactorReport {
   double min_eigenvalue = 0.0;
   double clipped_mass = 0.0;
   double jitter = 0.0;
+  /// Keeps the worse of this and `r` in every field (a NaN eigenvalue means "not computed").
+  void note(const FactorReport& r) {
+    if (r.min_eigenvalue < min_eigenvalue) min_eigenvalue = r.min_eigenvalue;
+    clipped_mass = clipped_mass > r.clipped_mass ? clipped_mass : r.clipped_mass;
+    jitter = jitter > r.jitter ? jitter : r.jitter;
+  }
 };
 
 class GaussianSource {
@@ -27,14 +33,24 @@ class GaussianSource {
   /// is then not continuous.
   static GaussianSource jittered_cholesky(const Matrix& covariance, double relative = 1e-10, double scale = 0);
 
+  /// The sources of a two-time kernel K ((T·P)×(T·P)): jittered Cholesky with the jitter on the
+  /// scale of the t = 0 block, so draws up to step t do not depend on T (causal sampling).
+  static GaussianSource causal_root(const Matrix& K, Index P) {
+    return jittered_cholesky(K, 1e-10, K.topLeftCorner(P, P).diagonal().mean());
+  }
+
   /// x = R ζ for ζ ~ N(0, I): each column of `normals` is one sample.
-  Matrix draw(const Matrix& normals) const { return factor_ * normals; }
+  Matrix draw(const Matrix& normals) const {
+    if (lower_) return factor_.triangularView<Eigen::Lower>() * normals;  // half the flops of a dense product
+    return factor_ * normals;
+  }
   const Matrix& factor() const { return factor_; }
   const FactorReport& report() const { return report_; }
 
  private:
   Matrix factor_;
   FactorReport report_;
+  bool lower_ = false;  // the factor is lower triangular (Cholesky)
 };
 
 }  // namespace dmft

@@ -159,6 +159,10 @@ class Model {
   virtual CostEstimate cost(const Problem& problem) const = 0;
 };
 
+/// The refusal of ReLU where pathwise/tangent estimates of the responses are biased (φ'' is a
+/// delta): depth >= 2 or inf with --responses full. `where` names the theory section.
+std::vector<Violation> relu_response_violations(const SolveParameters& p, const std::string& where);
+
 /// NTK of a multilayer perceptron: K(t) = G¹_tt∘Kx + Σ_{l=1}^{L−1} G^{l+1}_tt∘Φ^l_tt + Φ^L_tt
 /// (theory mlp.md §3.5). Shared by every MLP-type model.
 Matrix mlp_ntk(const Matrix& Kx, const std::vector<LayerKernels>& layers, Index t);

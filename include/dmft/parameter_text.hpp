@@ -59,8 +59,8 @@ std::string set_parameter(Params& p, const std::string& name, const std::string&
   for_each_parameter(p, [&](const ParameterInfo& info, auto& value) {
     if (name != info.name) return;
     using T = std::decay_t<decltype(value)>;
-    // --depth inf is stored as depth 0 (the residual models' L → ∞ limit)
-    if (parse_value(name == "depth" && text == "inf" ? std::string("0") : text, value)) error.clear();
+    // --depth inf is stored as kInfiniteDepth (the residual models' L → ∞ limit)
+    if (parse_value(name == "depth" && text == "inf" ? std::to_string(kInfiniteDepth) : text, value)) error.clear();
     else if constexpr (std::is_same_v<T, bool>) error = "must be true or false";
     else if constexpr (std::is_same_v<T, double>) error = "must be a number";
     else error = "must be an integer";

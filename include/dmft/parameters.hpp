@@ -10,12 +10,15 @@ namespace dmft {
 
 /// What defines the network, its data and its training: shared by `dmft solve` (the limit) and
 /// `dmft train` (finite widths), so that both describe the same problem with the same options.
+/// --depth inf (the residual models' L → ∞ limit, dmft solve) as stored in `depth`.
+inline constexpr int kInfiniteDepth = -1;
+
 struct ProblemParameters {
   // Model
   std::string model = "two_layer";
   std::string activation = "relu";
   double beta = 1.0;     // sharpness of tanh(βh)/β and softplus log(1+e^{βh})/β
-  int depth = 1;         // hidden layers L (0: "inf", the residual models' L → ∞ limit)
+  int depth = 1;         // hidden layers L (kInfiniteDepth: "inf", the residual models' L → ∞ limit)
   double sigma = 1.0;    // std of every initial weight entry
   std::string responses = "full";  // full | gia (gradient-independence approximation: A = B = 0)
   // Residual networks (models resnet, resnet_linear; theory residual.md §1.1)

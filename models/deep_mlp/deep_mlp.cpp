@@ -18,10 +18,7 @@ class DeepMlp final : public Model {
 
   std::vector<Violation> validate(const SolveParameters& p) const override {
     std::vector<Violation> v = architecture_violations(p);
-    if (p.activation == "relu" && p.depth >= 2 && p.responses == "full")
-      v.push_back({"activation", "'relu'",
-               "with --depth >= 2 the pathwise estimate of B is biased for ReLU (phi'' is a delta, theory "
-               "mlp.md 3.4.3); use --activation softplus with a large --beta (e.g. 30), or --responses gia"});
+    for (auto& x : relu_response_violations(p, "mlp.md 3.4.3")) v.push_back(x);
     return v;
   }
   int hidden_layers(const Problem& pr) const override { return pr.depth; }

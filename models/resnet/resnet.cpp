@@ -55,10 +55,9 @@ class ResNet final : public ResidualModel {
   }
   std::vector<Violation> validate(const SolveParameters& p) const override {
     std::vector<Violation> v = architecture_violations(p);
-    if (p.activation == "relu" && p.depth >= 2 && p.responses == "full")
-      v.push_back({"activation", "'relu'",
-                   "tangent estimates of A, B are biased for ReLU (phi'' is a delta, theory residual.md 2.8); use "
-                   "--activation softplus with a large --beta (e.g. 30), or --responses gia"});
+    for (auto& x : relu_response_violations(p, "residual.md 2.8")) v.push_back(x);
+    if (p.response_estimator == "exact-tangent" && p.responses == "gia")
+      v.push_back({"response-estimator", "'exact-tangent'", "--responses gia has no responses to estimate"});
     return v;
   }
   SiteAverages sample(const Problem& pr, const OrderParameters& state, const RowMatrix& delta) const override {
@@ -81,6 +80,13 @@ class ResNetLinear final : public ResidualModel {
     if (p.activation != "linear")
       v.push_back({"activation", "'" + p.activation + "'",
                    "model resnet_linear is linear (use --activation linear, or --model resnet)"});
+    return v;
+  }
+  std::vector<Violation> validate(const SolveParameters& p) const override {
+    std::vector<Violation> v = architecture_violations(p);
+    if (p.response_estimator != "random-probe")
+      v.push_back({"response-estimator", "'" + p.response_estimator + "'",
+                   "model resnet_linear computes A, B exactly (the option is for model resnet)"});
     return v;
   }
   SiteAverages sample(const Problem& pr, const OrderParameters& state, const RowMatrix& delta) const override {

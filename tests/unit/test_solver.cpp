@@ -32,6 +32,30 @@ TEST_CASE("the same seed gives bit-for-bit the same solution for any thread coun
     CHECK(same_bytes(one.state.layers[0].G, two.state.layers[0].G));
     CHECK(same_bytes(one.state.layers[0].G_se, two.state.layers[0].G_se));
   }
+  // The residual models: depth trajectories in parallel tasks, responses by both estimators.
+  for (const char* name : {"resnet", "resnet_linear"})
+    for (ResponseEstimator est : {ResponseEstimator::random_probe, ResponseEstimator::exact_tangent}) {
+      if (std::string(name) == "resnet_linear" && est == ResponseEstimator::exact_tangent) continue;
+      CAPTURE(name);
+      Problem p = make_problem(d, std::string(name) == "resnet" ? "tanh" : "linear", 3, 0.5, 1.0, 300, 11);
+      p.depth = 3;
+      p.response_estimator = est;
+      const auto model = make_model(name);
+      const int saved = omp_get_max_threads();
+      omp_set_num_threads(1);
+      const Solution one = solve(*model, p, SolverOptions{});
+      omp_set_num_threads(2);
+      const Solution two = solve(*model, p, SolverOptions{});
+      omp_set_num_threads(saved);
+      CHECK(one.summary.history.size() == two.summary.history.size());
+      CHECK(same_bytes(one.state.Delta, two.state.Delta));
+      for (std::size_t l = 0; l < 3; ++l) {
+        CHECK(same_bytes(one.state.layers[l].Phi, two.state.layers[l].Phi));
+        CHECK(same_bytes(one.state.layers[l].G, two.state.layers[l].G));
+      }
+      CHECK(same_bytes(one.state.layers[1].A.values, two.state.layers[1].A.values));
+      CHECK(same_bytes(one.state.layers[1].B.values, two.state.layers[1].B.values));
+    }
 }
 
 TEST_CASE("iterating and marching reach the same fixed point of the same samples (theory T13)") {
