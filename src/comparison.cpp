@@ -5,7 +5,9 @@
 #include <map>
 #include <stdexcept>
 
+#include "dmft/errors.hpp"
 #include "dmft/output_common.hpp"
+#include "dmft/registry.hpp"
 
 namespace dmft {
 
@@ -31,7 +33,13 @@ std::vector<std::string> incompatibilities(const SolutionResults& dmft, const Fi
   if (act == "tanh" || act == "softplus") names.push_back("beta");
   // A ResNet is a different network from an MLP of the same depth, and its branch options change
   // it. Files of the other models may predate these options, so they are compared only here.
-  auto residual = [](const std::string& model) { return model == "resnet" || model == "resnet_linear"; };
+  auto residual = [](const std::string& model) {
+    try {
+      return make_model(model)->residual();
+    } catch (const InputError&) {
+      return false;  // a model this build does not know: its parameters are compared as they are
+    }
+  };
   const std::string dmft_model = dmft.parameters.count("model") ? dmft.parameters.at("model") : dmft.model;
   const std::string finite_model = finite.parameters.count("model") ? finite.parameters.at("model") : "?";
   if (residual(dmft_model) != residual(finite_model))

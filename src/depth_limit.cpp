@@ -50,13 +50,11 @@ DepthLimit extrapolate_depth(const std::vector<int>& grids, const std::vector<co
     else error = (value - get(K - 1)).cwiseAbs().eval();
   };
   extrapolate([&](std::size_t k) { return Vector(sols[k]->loss); }, d.loss_inf, d.loss_error);
-  RowMatrix unused;
-  extrapolate([&](std::size_t k) { return RowMatrix(sols[k]->state.Delta); }, d.delta_inf, unused);
-  for (std::size_t t = 0; t < sols.back()->ntk.size(); ++t) {
-    Matrix v, e;
-    extrapolate([&](std::size_t k) { return Matrix(sols[k]->ntk[t]); }, v, e);
-    d.ntk_inf.push_back(v);
-  }
+  const Solution& coarse = *sols[K - 2];
+  const Solution& fine = *sols[K - 1];
+  d.delta_inf = richardson(coarse.state.Delta, grids[K - 2], fine.state.Delta, grids[K - 1]);
+  for (std::size_t t = 0; t < fine.ntk.size(); ++t)
+    d.ntk_inf.push_back(richardson(coarse.ntk[t], grids[K - 2], fine.ntk[t], grids[K - 1]));
   const int M = grids.front();
   d.tau.resize(M);
   for (int l = 1; l <= M; ++l) {

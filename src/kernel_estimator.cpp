@@ -59,8 +59,7 @@ KernelEstimate estimate_kernel(const Matrix& F) {
     }
     // Batch-means variance of the weighted mean K = Σ w_b K_b:
     // Var ≈ B/(B−1) · Σ w_b² (K_b − K)².
-    Matrix var = (double(B) / double(B - 1)) *
-                 (sum_w2kk - 2.0 * sum_w.cwiseProduct(sum_w2k) + sum_w2 * sum_w.cwiseProduct(sum_w)).eval();
+    const Matrix var = batch_means_variance(sum_w, sum_w2k, sum_w2kk, sum_w2, B);
     Matrix se = var.cwiseMax(0.0).cwiseSqrt();
     out.mean.block(r0, c0, rn, cn) = sum_w;
     out.se.block(r0, c0, rn, cn) = se;
@@ -81,6 +80,27 @@ KernelEstimate estimate_kernel(const Matrix& F) {
   const double norm = out.mean.norm();
   out.relative_noise = norm > 0 ? out.se.norm() / norm : 0.0;
   return out;
+}
+
+void KernelAccumulator::add(const Matrix& F, double w) {
+  const Index n = F.rows();
+  Matrix K = Matrix::Zero(n, n);
+  K.selfadjointView<Eigen::Lower>().rankUpdate(F, 1.0 / double(F.cols()));
+  K.triangularView<Eigen::StrictlyUpper>() = K.transpose();
+  if (sum_w_.size() == 0) sum_w_ = sum_w2k_ = sum_w2kk_ = TwoTime::Zero(n, n);
+  sum_w_ += w * K;
+  sum_w2k_ += (w * w) * K;
+  sum_w2kk_ += (w * w) * K.cwiseProduct(K);
+  sum_w2_ += w * w;
+}
+
+KernelEstimate KernelAccumulator::finish(int batches) const {
+  KernelEstimate e;
+  e.mean = sum_w_;
+  e.se = batch_means_variance(sum_w_, sum_w2k_, sum_w2kk_, sum_w2_, batches).cwiseMax(0.0).cwiseSqrt();
+  const double norm = e.mean.norm();
+  e.relative_noise = norm > 0 ? e.se.norm() / norm : 0.0;
+  return e;
 }
 
 }  // namespace dmft

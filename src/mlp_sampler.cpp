@@ -281,10 +281,7 @@ SiteAverages sample_mlp(const Problem& pr, const OrderParameters& state, const R
     if (want_A) k.A = Response{total(A_parts), shape, "t,mu,s,nu"};
     if (want_B) out.layers[l - 2].B = Response{total(B_parts), shape, "t,mu,s,nu"};
     if (readout) readout_average(pr, samples, out.output, out.output_se);
-    const FactorReport rep = layer.source_report();
-    if (rep.min_eigenvalue < out.sources.min_eigenvalue) out.sources.min_eigenvalue = rep.min_eigenvalue;  // NaN: not computed
-    out.sources.clipped_mass = std::max(out.sources.clipped_mass, rep.clipped_mass);
-    out.sources.jitter = std::max(out.sources.jitter, rep.jitter);
+    out.sources.note(layer.source_report());
     out.flops += kernel_flops + (l > 1 ? 2.0 * n * n * double(S) : 0.0) + (l < L ? 2.0 * n * n * double(S) : 0.0);
     if (want_A || want_B) out.flops += double(S) * pathwise_response_flops(double(n), want_A, want_B);
   }

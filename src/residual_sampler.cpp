@@ -22,36 +22,6 @@ constexpr Index kColumns = 16;
 enum : unsigned long long { kInputStream = 0, kBranchStream = 1ULL << 32, kBackStream = 2ULL << 32,
                             kProbeR = 3ULL << 32, kProbeU = 4ULL << 32 };
 
-/// Σ_b w_b K_b and the sums the batch-means variance needs (as in kernel_estimator.cpp).
-struct KernelAccumulator {
-  TwoTime sum_w, sum_w2k, sum_w2kk;
-  double sum_w2 = 0;
-  void add(const Matrix& F, double weight_of_batch) {
-    const Index n = F.rows();
-    Matrix K = Matrix::Zero(n, n);
-    K.selfadjointView<Eigen::Lower>().rankUpdate(F, 1.0 / double(F.cols()));
-    K.triangularView<Eigen::StrictlyUpper>() = K.transpose();
-    if (sum_w.size() == 0) {
-      sum_w = sum_w2k = sum_w2kk = TwoTime::Zero(n, n);
-    }
-    const double w = weight_of_batch;
-    sum_w += w * K;
-    sum_w2k += (w * w) * K;
-    sum_w2kk += (w * w) * K.cwiseProduct(K);
-    sum_w2 += w * w;
-  }
-  KernelEstimate finish(int batches) const {
-    KernelEstimate e;
-    e.mean = sum_w;
-    const TwoTime var = (double(batches) / double(batches - 1)) *
-                        (sum_w2kk - 2.0 * sum_w.cwiseProduct(sum_w2k) + sum_w2 * sum_w.cwiseProduct(sum_w));
-    e.se = var.cwiseMax(0.0).cwiseSqrt();
-    const double norm = e.mean.norm();
-    e.relative_noise = norm > 0 ? e.se.norm() / norm : 0.0;
-    return e;
-  }
-};
-
 /// Zeroes the acausal blocks: s ≥ t (strict, for A) or s > t (for B).
 void mask_causal(RowMatrix& x, Index T, Index P, bool strict) {
   for (Index t = 0; t < T; ++t)
@@ -82,23 +52,36 @@ struct ReadoutSums {
 
 }  // namespace
 
-std::vector<Matrix> residual_static_preactivations(const Problem& pr) {
+namespace {
+/// The forward half of the static recursion: H^l and Φ^l = V_φ(H^l), l = 1..L.
+void static_forward(const Problem& pr, std::vector<Matrix>& H, std::vector<Matrix>& Phi) {
   const double a2 = pr.branch() * pr.branch();
-  std::vector<Matrix> H{pr.data->Kx};
-  for (int l = 1; l < pr.depth; ++l) H.push_back(H.back() + a2 * gaussian_phi_kernel(pr.activation, H.back()));
+  H.assign(1, pr.data->Kx);
+  Phi.assign(1, gaussian_phi_kernel(pr.activation, H.back()));
+  for (int l = 1; l < pr.depth; ++l) {
+    H.push_back(H.back() + a2 * Phi.back());
+    Phi.push_back(gaussian_phi_kernel(pr.activation, H.back()));
+  }
+}
+}  // namespace
+
+std::vector<Matrix> residual_static_preactivations(const Problem& pr) {
+  std::vector<Matrix> H, Phi;
+  static_forward(pr, H, Phi);
   return H;
 }
 
 std::vector<StaticLayer> residual_static_kernels(const Problem& pr) {
   const int L = pr.depth;
   const double a2 = pr.branch() * pr.branch();
-  const std::vector<Matrix> H = residual_static_preactivations(pr);
+  std::vector<Matrix> H, Phi;
+  static_forward(pr, H, Phi);
   std::vector<StaticLayer> out(std::size_t(L), StaticLayer{});
   Matrix G = gaussian_dphi_kernel(pr.activation, H.back());
   for (int l = L; l >= 1; --l) {
     const auto i = std::size_t(l - 1);
     if (l < L) G = G.cwiseProduct((1.0 + a2 * gaussian_dphi_kernel(pr.activation, H[i]).array()).matrix());
-    out[i] = StaticLayer{gaussian_phi_kernel(pr.activation, H[i]), G};
+    out[i] = StaticLayer{Phi[i], G};
   }
   return out;
 }
@@ -109,16 +92,15 @@ StaticDepthLimit residual_static_limit(const Activation& act, const Matrix& Kx, 
   StaticDepthLimit out;
   auto rhs = [&](const Matrix& H) { return Matrix(b2 * gaussian_phi_kernel(act, H)); };
   out.H.push_back(Kx);
-  for (int k = 0; k < steps; ++k) {  // RK4 in τ
+  out.Phi.push_back(gaussian_phi_kernel(act, Kx));
+  for (int k = 0; k < steps; ++k) {  // RK4 in τ; the first stage is Φ at the grid point, kept
     const Matrix& H = out.H.back();
-    const Matrix k1 = rhs(H), k2 = rhs(H + 0.5 * h * k1), k3 = rhs(H + 0.5 * h * k2), k4 = rhs(H + h * k3);
+    const Matrix k1 = b2 * out.Phi.back(), k2 = rhs(H + 0.5 * h * k1), k3 = rhs(H + 0.5 * h * k2), k4 = rhs(H + h * k3);
     out.H.push_back(H + (h / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4));
+    out.Phi.push_back(gaussian_phi_kernel(act, out.H.back()));
   }
   std::vector<Matrix> dphi;
-  for (const Matrix& H : out.H) {
-    out.Phi.push_back(gaussian_phi_kernel(act, H));
-    dphi.push_back(gaussian_dphi_kernel(act, H));
-  }
+  for (const Matrix& H : out.H) dphi.push_back(gaussian_dphi_kernel(act, H));
   // G(τ_k) = Φ̇(H(1)) ∘ exp(β0² ∫_{τ_k}^1 Φ̇): the integral by the trapezoid rule from the top.
   const Index P = Kx.rows();
   out.G.assign(std::size_t(steps + 1), Matrix());

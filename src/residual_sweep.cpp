@@ -74,32 +74,36 @@ void residual_tangent_sweep(const Activation& act, const ResidualCouplings& cp, 
   out.dh.assign(std::size_t(L), Matrix(n, m));
   out.dg.assign(std::size_t(L), Matrix(n, m));
   std::vector<Matrix> adh(std::size_t(L), Matrix(n, m));  // φ'(h^l) dh^l
-  Matrix dzL(1, m);
+  Eigen::RowVectorXd dzL(m);
   Matrix dz(P, m);
   auto rows = [&](Matrix& x, Index t) { return x.middleRows(t * P, P); };
   // φ''(h) at the samples, for the second-order terms of the backward pass.
   auto curvature = [&](int l, Index t) {
     return primal->h[std::size_t(l)].middleRows(t * P, P).unaryExpr([&](double x) { return act.ddphi(x); });
   };
-  auto slope = [&](int l, Index t, const Matrix& x) -> Matrix {
-    return primal ? Matrix(primal->dphi[std::size_t(l)].middleRows(t * P, P).cwiseProduct(x)) : x;
+  // x ← φ'(h^l(t)) x in place (φ' = 1 without a primal: linear φ).
+  auto apply_slope = [&](int l, Index t, auto&& x) {
+    if (primal) x.array() *= primal->dphi[std::size_t(l)].middleRows(t * P, P).array();
   };
   for (Index t = 0; t < T; ++t) {
     rows(out.dh[0], t).setZero();
     if (cp.F0.size() && t > 0) rows(out.dh[0], t).noalias() += cp.F0.block(t * P, 0, P, t * P) * out.dg[0].topRows(t * P);
-    rows(adh[0], t) = slope(0, t, rows(out.dh[0], t));
+    rows(adh[0], t) = rows(out.dh[0], t);
+    apply_slope(0, t, rows(adh[0], t));
     for (int l = 1; l < L; ++l) {
       const auto b = std::size_t(l - 1), li = std::size_t(l);
       rows(out.dh[li], t) = rows(out.dh[b], t);
       if (du[b].size()) rows(out.dh[li], t) += a * du[b].middleRows(t * P, P);
       if (t > 0) rows(out.dh[li], t).noalias() += cp.F[b].block(t * P, 0, P, t * P) * out.dg[li].topRows(t * P);
-      rows(adh[li], t) = slope(l, t, rows(out.dh[li], t));
+      rows(adh[li], t) = rows(out.dh[li], t);
+      apply_slope(l, t, rows(adh[li], t));
     }
     // dz^L(t) = k Σ_{s<t,ν} Δ(s,ν) φ'(h^L(s,ν)) dh^L(s,ν);  dg^L = φ''(h^L) dh^L z^L + φ'(h^L) dz^L.
     const auto top = std::size_t(L - 1);
     if (t == 0) dzL.setZero();
     else dzL += cp.k * (cp.delta.row(t - 1) * rows(adh[top], t - 1));
-    rows(out.dg[top], t) = slope(L - 1, t, Matrix::Ones(P, 1) * dzL);
+    rows(out.dg[top], t) = dzL.replicate(P, 1);
+    apply_slope(L - 1, t, rows(out.dg[top], t));
     if (primal && act.kind() != ActivationKind::linear)
       rows(out.dg[top], t) += curvature(L - 1, t).cwiseProduct(rows(out.dh[top], t)) * primal->zL.row(t).asDiagonal();
     for (int l = L - 1; l >= 1; --l) {
@@ -108,7 +112,8 @@ void residual_tangent_sweep(const Activation& act, const ResidualCouplings& cp, 
       if (dr[b].size()) dz = dr[b].middleRows(t * P, P);
       else dz.setZero();
       dz.noalias() += cp.Bk[b].block(t * P, 0, P, (t + 1) * P) * adh[b].topRows((t + 1) * P);
-      rows(out.dg[b], t) = rows(out.dg[b + 1], t) + a * slope(int(b), t, dz);
+      apply_slope(int(b), t, dz);
+      rows(out.dg[b], t) = rows(out.dg[b + 1], t) + a * dz;
       if (primal && act.kind() != ActivationKind::linear)
         rows(out.dg[b], t) += a * curvature(int(b), t)
                                       .cwiseProduct(rows(out.dh[b], t))

@@ -18,6 +18,15 @@ bool is_residual_model(const std::string& name) {
   }
 }
 
+/// False for a registered model without the marching strategy (an unknown model: reported elsewhere).
+bool lacks_march(const std::string& name) {
+  try {
+    return !make_model(name)->can_march();
+  } catch (const InputError&) {
+    return false;
+  }
+}
+
 /// The residual options given to a model without residual branches.
 std::vector<Violation> residual_option_violations(const ProblemParameters& p) {
   std::vector<Violation> out;
@@ -40,7 +49,7 @@ std::vector<Violation> solve_violations(const SolveParameters& p, bool P_given, 
   for (auto& v : residual_option_violations(p)) bad.push_back(v);
   if (p.depth != kInfiniteDepth && p.depth_grid != SolveParameters{}.depth_grid)
     bad.push_back({"depth-grid", "'" + p.depth_grid + "'", "only used with --depth inf"});
-  if (p.strategy == "march" && is_residual_model(p.model) && !make_model(p.model)->can_march())
+  if (p.strategy == "march" && lacks_march(p.model))
     bad.push_back({"strategy", "'march'", "model " + p.model + " has no marching strategy (use --strategy iterate)"});
   if (p.depth == kInfiniteDepth) {  // --depth inf
     if (!is_residual_model(p.model))

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "dmft/parameter_text.hpp"
 #include "dmft/parameters.hpp"
 
 namespace dmft::cli {
@@ -19,10 +20,11 @@ void add_parameter_options(CLI::App* s, Params& params) {
     using T = std::decay_t<decltype(value)>;
     if constexpr (std::is_same_v<T, bool>) s->add_flag(flag, value, info.description);
     else {
-      CLI::Option* o = s->add_option(flag, value, info.description)->capture_default_str()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-      // --depth inf is stored as kInfiniteDepth (the residual models' L → ∞ limit, dmft solve)
-      if (std::string(info.name) == "depth")
-        o->transform(CLI::Transformer(std::map<std::string, std::string>{{"inf", std::to_string(kInfiniteDepth)}}));
+      const std::string name = info.name;
+      s->add_option(flag, value, info.description)
+          ->capture_default_str()
+          ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast)
+          ->transform([name](std::string text) { return stored_text(name, text); });  // e.g. --depth inf
     }
   });
 }

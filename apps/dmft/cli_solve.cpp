@@ -134,7 +134,9 @@ int run_solve(const SolveCommand& cmd, const std::string& command_line) {
     if (tty && !p.quiet) std::cerr << "\n";
     if (by_depth.back().summary.reason != Termination::converged) break;  // reported below
   }
-  const Solution sol = grids.empty() ? solve(*model, pr, opt, progress) : by_depth.back();
+  Solution single;  // the one solve of a finite depth (with --depth inf, /solution is the finest grid's)
+  if (grids.empty()) single = solve(*model, pr, opt, progress);
+  const Solution& sol = grids.empty() ? single : by_depth.back();
   if (grids.empty() && tty && !p.quiet) std::cerr << "\n";
   for (const auto& w : sol.summary.warnings) std::cerr << "dmft: warning: " << w << "\n";
   if (!grids.empty() && by_depth.size() < grids.size()) {

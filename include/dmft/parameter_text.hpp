@@ -14,6 +14,14 @@ namespace dmft {
 
 /// Parses `text` into `value`; false when it is not a value of that type (integers must be
 /// integral, booleans true|false|1|0).
+/// The text an option value is parsed from: named values that stand for a number (--depth inf is
+/// kInfiniteDepth, the residual models' L → ∞ limit), else the text itself. Used by the command
+/// line and by config and sweep files alike.
+inline std::string stored_text(const std::string& name, const std::string& text) {
+  if (name == "depth" && text == "inf") return std::to_string(kInfiniteDepth);
+  return text;
+}
+
 bool parse_value(const std::string& text, std::string& value);
 bool parse_value(const std::string& text, double& value);
 bool parse_value(const std::string& text, long long& value);
@@ -59,8 +67,7 @@ std::string set_parameter(Params& p, const std::string& name, const std::string&
   for_each_parameter(p, [&](const ParameterInfo& info, auto& value) {
     if (name != info.name) return;
     using T = std::decay_t<decltype(value)>;
-    // --depth inf is stored as kInfiniteDepth (the residual models' L → ∞ limit)
-    if (parse_value(name == "depth" && text == "inf" ? std::to_string(kInfiniteDepth) : text, value)) error.clear();
+    if (parse_value(stored_text(name, text), value)) error.clear();
     else if constexpr (std::is_same_v<T, bool>) error = "must be true or false";
     else if constexpr (std::is_same_v<T, double>) error = "must be a number";
     else error = "must be an integer";

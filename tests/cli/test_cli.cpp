@@ -48,6 +48,8 @@ TEST_CASE("bad input: one line naming the option, the value and the rule, and ex
   check_bad("--depth 2", "--depth = 2: model two_layer has exactly one hidden layer");
   check_bad("--model deep_mlp --depth 2", "--activation = 'relu': with --depth >= 2 the estimates of the responses A, B are biased for ReLU");
   check_bad("--model deep_linear --activation tanh", "--activation = 'tanh': model deep_linear is linear");
+  check_bad("--model deep_mlp --activation tanh --depth 2 --strategy march",
+            "--strategy = 'march': model deep_mlp has no marching strategy (use --strategy iterate)");
   check_bad("--P 20000 --T 5000", "--T = 5000: P·T = 100000000: one (P·T)² kernel alone needs");
   check_bad("--P 200 --T 50 --max-memory-gb 1", "--T = 50: P·T = 10000 needs an estimated");
 

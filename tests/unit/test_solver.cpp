@@ -13,6 +13,17 @@ namespace {
 bool same_bytes(const auto& a, const auto& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), sizeof(double) * a.size()) == 0;
 }
+/// The same solve on one and on two threads.
+std::pair<Solution, Solution> on_one_and_two_threads(const Model& model, const Problem& p) {
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(1);
+  Solution one = solve(model, p, SolverOptions{});
+  omp_set_num_threads(2);
+  Solution two = solve(model, p, SolverOptions{});
+  omp_set_num_threads(saved);
+  return {std::move(one), std::move(two)};
+}
+
 }  // namespace
 
 TEST_CASE("the same seed gives bit-for-bit the same solution for any thread count") {
@@ -20,12 +31,7 @@ TEST_CASE("the same seed gives bit-for-bit the same solution for any thread coun
   const auto model = make_model("two_layer");
   for (ErrorUpdate mode : {ErrorUpdate::exact, ErrorUpdate::ntk}) {
     const Problem p = make_problem(d, "relu", 12, 0.5, 1.0, 300, 11, mode);
-    const int saved = omp_get_max_threads();
-    omp_set_num_threads(1);
-    const Solution one = solve(*model, p, SolverOptions{});
-    omp_set_num_threads(2);
-    const Solution two = solve(*model, p, SolverOptions{});
-    omp_set_num_threads(saved);
+    const auto [one, two] = on_one_and_two_threads(*model, p);
     CHECK(one.summary.history.size() == two.summary.history.size());
     CHECK(same_bytes(one.state.Delta, two.state.Delta));
     CHECK(same_bytes(one.state.layers[0].Phi, two.state.layers[0].Phi));
@@ -40,13 +46,7 @@ TEST_CASE("the same seed gives bit-for-bit the same solution for any thread coun
       Problem p = make_problem(d, std::string(name) == "resnet" ? "tanh" : "linear", 3, 0.5, 1.0, 300, 11);
       p.depth = 3;
       p.response_estimator = est;
-      const auto model = make_model(name);
-      const int saved = omp_get_max_threads();
-      omp_set_num_threads(1);
-      const Solution one = solve(*model, p, SolverOptions{});
-      omp_set_num_threads(2);
-      const Solution two = solve(*model, p, SolverOptions{});
-      omp_set_num_threads(saved);
+      const auto [one, two] = on_one_and_two_threads(*make_model(name), p);
       CHECK(one.summary.history.size() == two.summary.history.size());
       CHECK(same_bytes(one.state.Delta, two.state.Delta));
       for (std::size_t l = 0; l < 3; ++l) {
