@@ -227,6 +227,16 @@ int main(int argc, char** argv) {
   split_resnet(mc);
   std::printf("  (model.sample median: %.3f s)\n\n", t_mc);
 
+  // Stein (R3): no tangent sweeps; the moments ⟨φ εᵀ⟩, ⟨g εᵀ⟩ (2(L−1)·2n²S) and 2(L−1) triangular
+  // solves of n×n (2(L−1) n³) replace them. ReLU, the activation it exists for.
+  dmft::Problem stein = mc;
+  stein.activation = dmft::Activation::from_name("relu");
+  stein.response_estimator = dmft::ResponseEstimator::stein;
+  std::printf("cost model (resnet, Stein responses): S sweeps + kernels + sources + 2(L-1)(2 n^2 S + n^3) = %.3e\n",
+              dmft::resnet_iteration_flops(stein, false));
+  time_iteration("1b. resnet, relu, Monte Carlo, Stein responses", "resnet", stein, 1, repeats);
+  std::printf("\n");
+
   const dmft::Problem lin = problem(data, true, L, T, S);
   std::printf("cost model (resnet_linear): n_src = P + 2(L-1)n + 1 = %ld columns; n_src sweeps + 2(L-1)n tangent\n"
               "  sweeps + kernels 2L n^2 n_src = %.3e flops\n",

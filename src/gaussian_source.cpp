@@ -3,7 +3,9 @@
 #include <Eigen/Cholesky>
 #include <Eigen/Eigenvalues>
 #include <cmath>
+#include <algorithm>
 #include <limits>
+#include <string>
 #include <stdexcept>
 
 namespace dmft {
@@ -27,7 +29,8 @@ GaussianSource GaussianSource::jittered_cholesky(const Matrix& covariance, doubl
   if (!(scale > 0)) scale = m ? covariance.diagonal().mean() : 1.0;
   GaussianSource s;
   s.report_.min_eigenvalue = std::numeric_limits<double>::quiet_NaN();
-  for (double eps = relative; eps <= 1e-5; eps *= 10) {
+  const double largest = std::max(relative, 1e-5);
+  for (double eps = relative; eps <= largest * (1 + 1e-12); eps *= 10) {
     Matrix shifted = covariance;
     shifted.diagonal().array() += eps * scale;
     Eigen::LLT<Matrix> llt(shifted);
@@ -38,7 +41,14 @@ GaussianSource GaussianSource::jittered_cholesky(const Matrix& covariance, doubl
       return s;
     }
   }
-  throw std::runtime_error("covariance is not positive semidefinite even with a relative jitter of 1e-5");
+  throw std::runtime_error("covariance is not positive semidefinite even with a relative jitter of " +
+                           std::to_string(largest));
+}
+
+Matrix GaussianSource::times_inverse(const Matrix& C) const {
+  if (!lower_) throw std::logic_error("times_inverse needs a Cholesky factor");
+  // X R = C  ⇔  Rᵀ Xᵀ = Cᵀ.
+  return factor_.triangularView<Eigen::Lower>().transpose().solve(C.transpose()).transpose();
 }
 
 }  // namespace dmft

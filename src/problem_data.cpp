@@ -18,7 +18,10 @@ Problem problem_for(const SolveParameters& p, const Dataset& data) {
   pr.beta0 = p.beta0;
   pr.branch_depth = p.branch_depth;
   pr.train_input_layer = p.train_input_layer;
-  pr.response_estimator = p.response_estimator == "exact-tangent" ? ResponseEstimator::exact_tangent : ResponseEstimator::random_probe;
+  pr.response_estimator = p.response_estimator == "exact-tangent" ? ResponseEstimator::exact_tangent
+                          : p.response_estimator == "stein"       ? ResponseEstimator::stein
+                                                                  : ResponseEstimator::random_probe;
+  pr.stein_jitter = p.stein_jitter;
   pr.T = p.T;
   pr.eta = p.eta;
   pr.gamma0 = p.gamma0;

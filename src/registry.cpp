@@ -39,11 +39,13 @@ SiteAverages Model::march(const Problem&, RowMatrix&) const {
   throw std::logic_error("model '" + name() + "' has no marching strategy");
 }
 
-std::vector<Violation> relu_response_violations(const SolveParameters& p, const std::string& where) {
+std::vector<Violation> relu_response_violations(const SolveParameters& p, const std::string& where, bool stein_available) {
   if (p.activation != "relu" || p.responses != "full" || (p.depth < 2 && p.depth != kInfiniteDepth)) return {};
+  if (stein_available && p.response_estimator == "stein") return {};
   return {{"activation", "'relu'",
-           "with --depth >= 2 the estimates of the responses A, B are biased for ReLU (phi'' is a delta, theory " + where +
-               "); use --activation softplus with a large --beta (e.g. 30), or --responses gia"}};
+           "with --depth >= 2 the estimates of the responses A, B are biased for ReLU (phi'' is a delta, theory " +
+               where + "); use " + (stein_available ? "--response-estimator stein (derivative-free), " : "") +
+               "--activation softplus with a large --beta (e.g. 30), or --responses gia"}};
 }
 
 Matrix mlp_ntk(const Matrix& Kx, const std::vector<LayerKernels>& layers, Index t) {

@@ -28,6 +28,14 @@ void mask_causal(RowMatrix& x, Index T, Index P, bool strict) {
     for (Index s = strict ? t : t + 1; s < T; ++s) x.block(t * P, s * P, P, P).setZero();
 }
 
+/// Σ_i (f_i − f̄) ε_iᵀ · m/(m−1) over the m columns of a batch: the Stein moment ⟨f εᵀ⟩ times m,
+/// unbiased (E[f̄ ε̄ᵀ] = ⟨f εᵀ⟩/m), with f's mean removed as a control variate (ReLU's φ̄ ≠ 0).
+RowMatrix stein_moment(const Matrix& f, const Matrix& eps) {
+  const double m = double(f.cols());
+  const Matrix centred = f.colwise() - f.rowwise().mean();
+  return RowMatrix(centred * eps.transpose()) * (m / (m - 1.0));
+}
+
 Response as_response(RowMatrix values, Index T, Index P) {
   return Response{std::move(values), {u64(T), u64(P), u64(T), u64(P)}, "t,mu,s,nu"};
 }
@@ -122,18 +130,24 @@ SiteAverages sample_resnet(const Problem& pr, const OrderParameters& state, cons
   const int L = pr.depth, blocks = L - 1;
   const Index T = pr.T, P = pr.P(), n = pr.n(), S = pr.samples;
   const bool responses = pr.responses && blocks > 0;
-  const bool exact_tangent = pr.response_estimator == ResponseEstimator::exact_tangent;
+  const bool exact_tangent = responses && pr.response_estimator == ResponseEstimator::exact_tangent;
+  const bool stein = responses && pr.response_estimator == ResponseEstimator::stein;
+  const bool probes = responses && !exact_tangent && !stein;
   const std::size_t nL = std::size_t(L), nB = std::size_t(blocks);
   const ResidualCouplings cp(pr, state, delta);
   SiteAverages out;
   out.sources.min_eigenvalue = std::numeric_limits<double>::infinity();
   // Sources: u¹ from the symmetric root of Kx (constant in t); u^{l+1}, r^l from causal roots.
+  // Stein (§2.9 R3) divides its moments by the root, so it raises the jitter ε: the O(1/√S) noise
+  // of a moment, amplified by at most 1/√ε, stays below 1/3 for ε = 10/S, and the O(ε) bias of
+  // the widened sources stays far below the O(1/√S) Monte Carlo error.
+  const double jitter = !stein ? 1e-10 : pr.stein_jitter > 0 ? pr.stein_jitter : std::min(1e-2, 10.0 / double(S));
   const GaussianSource root_x = GaussianSource::symmetric_root(pr.data->Kx);
   out.sources.note(root_x.report());
   std::vector<GaussianSource> root_u, root_r;
   for (int b = 0; b < blocks; ++b) {
-    root_u.push_back(GaussianSource::causal_root(state.layers[std::size_t(b)].Phi, P));
-    root_r.push_back(GaussianSource::causal_root(state.layers[std::size_t(b + 1)].G, P));
+    root_u.push_back(GaussianSource::causal_root(state.layers[std::size_t(b)].Phi, P, jitter));
+    root_r.push_back(GaussianSource::causal_root(state.layers[std::size_t(b + 1)].G, P, jitter));
     out.sources.note(root_u.back().report());
     out.sources.note(root_r.back().report());
   }
@@ -149,13 +163,14 @@ SiteAverages sample_resnet(const Problem& pr, const OrderParameters& state, cons
     std::vector<Matrix> phi(std::size_t(L), Matrix(n, m)), g = phi;
     Matrix zL(T, m);
     // Random-probe tangents: φ'(h^l) dh^l with its probe ω_r^l, and dg^{l+1} with ω_u^l.
-    const bool probes = responses && !exact_tangent;
+    // Stein: the normals ε_r^l, ε_u^l of the sources in place of the probes.
     std::vector<Matrix> adh, wr, dgu, wu;
-    if (probes) adh = wr = dgu = wu = std::vector<Matrix>(std::size_t(blocks), Matrix(n, m));
+    if (probes) adh = dgu = std::vector<Matrix>(std::size_t(blocks), Matrix(n, m));
+    if (probes || stein) wr = wu = std::vector<Matrix>(std::size_t(blocks), Matrix(n, m));
     const Index tasks = (m + kColumns - 1) / kColumns;
     // Exact tangents: per task, the summed Jacobian columns (small problems only).
     std::vector<std::vector<RowMatrix>> A_part, B_part;
-    if (responses && exact_tangent) A_part = B_part = std::vector<std::vector<RowMatrix>>(std::size_t(tasks), std::vector<RowMatrix>(std::size_t(blocks), RowMatrix::Zero(n, n)));
+    if (exact_tangent) A_part = B_part = std::vector<std::vector<RowMatrix>>(std::size_t(tasks), std::vector<RowMatrix>(std::size_t(blocks), RowMatrix::Zero(n, n)));
 #pragma omp parallel for schedule(dynamic, 1)
     for (Index task = 0; task < tasks; ++task) {
       const Index c0 = task * kColumns, mm = std::min(kColumns, m - c0);
@@ -195,7 +210,12 @@ SiteAverages sample_resnet(const Problem& pr, const OrderParameters& state, cons
         g[std::size_t(l)].middleCols(c0, mm) = paths.g[std::size_t(l)];
       }
       zL.middleCols(c0, mm) = paths.zL;
-      if (probes) {
+      if (stein) {
+        for (int b = 0; b < blocks; ++b) {
+          wr[std::size_t(b)].middleCols(c0, mm) = zr[std::size_t(b)];
+          wu[std::size_t(b)].middleCols(c0, mm) = zu[std::size_t(b)];
+        }
+      } else if (probes) {
         const std::vector<Matrix> none(nB);
         ResidualTangents tr, tu;
         residual_tangent_sweep(pr.activation, cp, &paths, pr_r, none, mm, tr);  // sweep 1: dr = ω_r
@@ -207,7 +227,7 @@ SiteAverages sample_resnet(const Problem& pr, const OrderParameters& state, cons
           dgu[bi].middleCols(c0, mm) = tu.dg[bi + 1];
           wu[bi].middleCols(c0, mm) = pr_u[bi];
         }
-      } else if (responses) {
+      } else if (exact_tangent) {
         // R1: one tangent per direction (block b, coordinate d), the same for all samples.
         std::vector<Matrix> dirs(nB);
         ResidualTangents tan;
@@ -226,14 +246,19 @@ SiteAverages sample_resnet(const Problem& pr, const OrderParameters& state, cons
       }
     }
     // Per batch: kernels and response sums, each accumulator touched by one task (deterministic).
-    const int products = 2 * L + (probes ? 2 * blocks : 0);
+    const int products = 2 * L + (probes || stein ? 2 * blocks : 0);
 #pragma omp parallel for schedule(dynamic, 1)
     for (int j = 0; j < products; ++j) {
       const double w = double(m) / double(S);
       if (j < L) acc_phi[std::size_t(j)].add(phi[std::size_t(j)], w);
       else if (j < 2 * L) acc_g[std::size_t(j - L)].add(g[std::size_t(j - L)], w);
-      else if (j < 2 * L + blocks) A_sum[std::size_t(j - 2 * L)].noalias() += adh[std::size_t(j - 2 * L)] * wr[std::size_t(j - 2 * L)].transpose();
-      else B_sum[std::size_t(j - 2 * L - blocks)].noalias() += dgu[std::size_t(j - 2 * L - blocks)] * wu[std::size_t(j - 2 * L - blocks)].transpose();
+      else if (j < 2 * L + blocks) {
+        const auto b = std::size_t(j - 2 * L);
+        A_sum[b].noalias() += stein ? stein_moment(phi[b], wr[b]) : RowMatrix(adh[b] * wr[b].transpose());
+      } else {
+        const auto b = std::size_t(j - 2 * L - blocks);
+        B_sum[b].noalias() += stein ? stein_moment(g[b + 1], wu[b]) : RowMatrix(dgu[b] * wu[b].transpose());
+      }
     }
     for (std::size_t task = 0; task < A_part.size(); ++task)
       for (std::size_t b = 0; b < std::size_t(blocks); ++b) {
@@ -257,6 +282,10 @@ SiteAverages sample_resnet(const Problem& pr, const OrderParameters& state, cons
     RowMatrix A = A_sum[std::size_t(b)] / double(S), B = B_sum[std::size_t(b)] / double(S);
     mask_causal(A, T, P, true);
     mask_causal(B, T, P, false);
+    if (stein) {  // ⟨f εᵀ⟩ = ⟨∂f/∂x⟩ R for x = R ε (Stein's lemma), R lower triangular: causal
+      A = root_r[std::size_t(b)].times_inverse(A);
+      B = root_u[std::size_t(b)].times_inverse(B);
+    }
     out.layers[std::size_t(b)].A = as_response(std::move(A), T, P);
     out.layers[std::size_t(b)].B = as_response(std::move(B), T, P);
   }
@@ -368,6 +397,7 @@ double resnet_iteration_flops(const Problem& pr, bool exact_linear) {
   const bool responses = pr.responses && blocks > 0;
   double f = S * sweep + 2.0 * L * n * n * S + 2.0 * blocks * 2.0 * n * n * S;  // sweep, kernels, sources
   if (responses && pr.response_estimator == ResponseEstimator::exact_tangent) f += S * 2.0 * blocks * n * sweep;
+  else if (responses && pr.response_estimator == ResponseEstimator::stein) f += 2.0 * blocks * (2.0 * n * n * S + n * n * n);
   else if (responses) f += S * 2.0 * sweep + 2.0 * blocks * 2.0 * n * n * S;
   return f;
 }

@@ -65,6 +65,8 @@ std::vector<Violation> solve_violations(const SolveParameters& p, bool P_given, 
   if (p.response_estimator != "random-probe" && !is_residual_model(p.model))
     bad.push_back({"response-estimator", "'" + p.response_estimator + "'",
                    "only the residual models (resnet) choose a response estimator; model " + p.model + " has its own"});
+  if (p.stein_jitter != SolveParameters{}.stein_jitter && p.response_estimator != "stein")
+    bad.push_back({"stein-jitter", format_value(p.stein_jitter), "only used with --response-estimator stein"});
   for (auto& v : data_option_conflicts(p, P_given, D_given)) bad.push_back(v);
   return bad;
 }

@@ -117,10 +117,10 @@ int run_solve(const SolveCommand& cmd, const std::string& command_line) {
   const bool tty = isatty(fileno(stderr));
   auto progress = [&](long long k, const IterationRecord& r) {
     if (p.quiet) return;
-    char line[200];
+    char line[240];
     std::snprintf(line, sizeof line,
-                  "iter %4lld  r_Phi %.2e  r_G %.2e  r_Delta %.2e  noise %.2e  tol %.2e  %.2f s", k, r.r_phi,
-                  r.r_g, r.r_delta, r.noise, r.tolerance, r.seconds);
+                  "iter %4lld  r_Phi %.2e  r_G %.2e  r_AB %.2e  r_Delta %.2e  noise %.2e  tol %.2e  %.2f s", k,
+                  r.r_phi, r.r_g, r.r_response, r.r_delta, r.noise, r.tolerance, r.seconds);
     std::cerr << line << (tty ? "\r" : "\n") << std::flush;
   };
   if (!p.quiet)

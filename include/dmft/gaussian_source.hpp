@@ -35,8 +35,8 @@ class GaussianSource {
 
   /// The sources of a two-time kernel K ((T·P)×(T·P)): jittered Cholesky with the jitter on the
   /// scale of the t = 0 block, so draws up to step t do not depend on T (causal sampling).
-  static GaussianSource causal_root(const Matrix& K, Index P) {
-    return jittered_cholesky(K, 1e-10, K.topLeftCorner(P, P).diagonal().mean());
+  static GaussianSource causal_root(const Matrix& K, Index P, double relative = 1e-10) {
+    return jittered_cholesky(K, relative, K.topLeftCorner(P, P).diagonal().mean());
   }
 
   /// x = R ζ for ζ ~ N(0, I): each column of `normals` is one sample.
@@ -44,6 +44,9 @@ class GaussianSource {
     if (lower_) return factor_.triangularView<Eigen::Lower>() * normals;  // half the flops of a dense product
     return factor_ * normals;
   }
+  /// C R⁻¹ for a lower-triangular (Cholesky) factor R: a triangular solve, no inverse formed.
+  /// Causal C (zero above the block diagonal in time) gives causal C R⁻¹.
+  Matrix times_inverse(const Matrix& C) const;
   const Matrix& factor() const { return factor_; }
   const FactorReport& report() const { return report_; }
 

@@ -44,7 +44,7 @@ namespace dmft {
 enum class ErrorUpdate { exact, ntk };
 /// How the residual models estimate the responses A, B (theory residual.md §2.9): random-probe
 /// tangents (R2), or one exact tangent per direction (R1, O(L² T³ P³) per sample: small problems).
-enum class ResponseEstimator { random_probe, exact_tangent };
+enum class ResponseEstimator { random_probe, exact_tangent, stein };
 
 /// Everything fixed during one solve.
 struct Problem {
@@ -57,6 +57,7 @@ struct Problem {
   int branch_depth = 0;   // residual models: L_b of the multiplier β0/√L_b (0: depth)
   bool train_input_layer = true;  // residual models: false freezes W^0
   ResponseEstimator response_estimator = ResponseEstimator::random_probe;  // residual models
+  double stein_jitter = 0.0;  // stein: relative jitter of the source roots (bounds R⁻¹); 0: min(0.01, 10/S)
   Index T = 1;
   double eta = 0.1;
   double gamma0 = 1.0;
@@ -161,7 +162,7 @@ class Model {
 
 /// The refusal of ReLU where pathwise/tangent estimates of the responses are biased (φ'' is a
 /// delta): depth >= 2 or inf with --responses full. `where` names the theory section.
-std::vector<Violation> relu_response_violations(const SolveParameters& p, const std::string& where);
+std::vector<Violation> relu_response_violations(const SolveParameters& p, const std::string& where, bool stein_available);
 
 /// NTK of a multilayer perceptron: K(t) = G¹_tt∘Kx + Σ_{l=1}^{L−1} G^{l+1}_tt∘Φ^l_tt + Φ^L_tt
 /// (theory mlp.md §3.5). Shared by every MLP-type model.

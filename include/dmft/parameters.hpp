@@ -40,7 +40,8 @@ struct ProblemParameters {
 
 struct SolveParameters : ProblemParameters {
   std::string error_update = "exact";  // exact | ntk
-  std::string response_estimator = "random-probe";  // residual models: random-probe | exact-tangent
+  std::string response_estimator = "random-probe";  // residual models: random-probe | exact-tangent | stein
+  double stein_jitter = 0.0;  // stein: sources drawn with cov K + ε·mean(diag K₀₀)·I; 0: min(0.01, 10/S)
   std::string depth_grid = "8,16,32";  // with --depth inf: the depths solved and extrapolated
   // Monte Carlo and the outer loop
   long long mc_samples = 4000;
@@ -109,7 +110,8 @@ void for_each_parameter(SolveParameters& p, V&& v) {
   for_each_problem_parameter(p, v);
   v(ParameterInfo{"error-update", "exact (Δ = y − f from the readout average) | ntk (Euler recursion)", true}, p.error_update);
   v(ParameterInfo{"depth-grid", "with --depth inf (residual models): the depths M solved and Richardson-extrapolated to L = inf, e.g. 8,16,32 (theory residual.md 3.2)", true}, p.depth_grid);
-  v(ParameterInfo{"response-estimator", "residual models: random-probe (tangents along Rademacher probes, theory residual.md 2.9 R2) | exact-tangent (one tangent per direction, R1: small problems)", true}, p.response_estimator);
+  v(ParameterInfo{"response-estimator", "residual models: random-probe (tangents along Rademacher probes, theory residual.md 2.9 R2) | exact-tangent (one tangent per direction, R1: small problems) | stein (derivative-free, R3 with causal Cholesky roots: the one for ReLU)", true}, p.response_estimator);
+  v(ParameterInfo{"stein-jitter", "with --response-estimator stein: relative jitter ε of the sources' Cholesky roots, drawn with covariance K + ε·mean(diag K(0,0))·I, which bounds the inverse root that Stein's lemma needs; 0 (default): ε = min(0.01, 10/S), so that the noise it amplifies stays below 1/3 and its O(ε) bias below the O(1/√S) Monte Carlo error; else 0 < ε < 0.01", true}, p.stein_jitter);
   v(ParameterInfo{"mc-samples", "Monte Carlo samples S of the single-site process (>= 64)", true}, p.mc_samples);
   v(ParameterInfo{"seed", "seed of the Monte Carlo samples (>= 0); vary it for independent replicas", true}, p.seed);
   v(ParameterInfo{"strategy", "iterate (damped outer loop) | march (one causal sweep in time)", true}, p.strategy);

@@ -18,7 +18,7 @@ class DeepMlp final : public Model {
 
   std::vector<Violation> validate(const SolveParameters& p) const override {
     std::vector<Violation> v = architecture_violations(p);
-    for (auto& x : relu_response_violations(p, "mlp.md 3.4.3")) v.push_back(x);
+    for (auto& x : relu_response_violations(p, "mlp.md 3.4.3", false)) v.push_back(x);
     return v;
   }
   int hidden_layers(const Problem& pr) const override { return pr.depth; }

@@ -55,9 +55,9 @@ class ResNet final : public ResidualModel {
   }
   std::vector<Violation> validate(const SolveParameters& p) const override {
     std::vector<Violation> v = architecture_violations(p);
-    for (auto& x : relu_response_violations(p, "residual.md 2.8")) v.push_back(x);
-    if (p.response_estimator == "exact-tangent" && p.responses == "gia")
-      v.push_back({"response-estimator", "'exact-tangent'", "--responses gia has no responses to estimate"});
+    for (auto& x : relu_response_violations(p, "residual.md 2.8", true)) v.push_back(x);
+    if (p.response_estimator != "random-probe" && p.responses == "gia")
+      v.push_back({"response-estimator", "'" + p.response_estimator + "'", "--responses gia has no responses to estimate"});
     return v;
   }
   SiteAverages sample(const Problem& pr, const OrderParameters& state, const RowMatrix& delta) const override {

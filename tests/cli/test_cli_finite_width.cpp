@@ -293,3 +293,29 @@ TEST_CASE("dmft solve --depth inf: the depth grid is solved and extrapolated int
             "--depth-grid = '8,12': every depth must be a multiple of the first");
   check_bad("train --model resnet --activation tanh --depth inf" + bad, "--depth = inf: a finite network has a finite depth");
 }
+
+TEST_CASE("dmft solve --model resnet --activation relu: refused with tangent responses, solved with --response-estimator stein, and the Stein options checked") {
+  require_model("resnet");
+  const std::string bad = " --output " + tmp("relu_bad.h5");
+  check_bad("solve --model resnet --activation relu --depth 4" + bad,
+            "--activation = 'relu': with --depth >= 2 the estimates of the responses A, B are biased for ReLU "
+            "(phi'' is a delta, theory residual.md 2.8); use --response-estimator stein (derivative-free)");
+  check_bad("solve --model resnet --activation tanh --depth 4 --stein-jitter 1e-6" + bad,
+            "--stein-jitter = 1e-06: only used with --response-estimator stein");
+  check_bad("solve --model resnet --activation relu --depth 4 --response-estimator stein --stein-jitter 0.5" + bad,
+            "--stein-jitter = 0.5: must be 0 (automatic: min(0.01, 10/mc-samples)) or in (0, 0.01)");
+  check_bad("solve --model resnet --activation relu --depth 4 --response-estimator stein --responses gia" + bad,
+            "--response-estimator = 'stein': --responses gia has no responses to estimate");
+  check_bad("solve --model deep_mlp --activation relu --depth 2 --response-estimator stein" + bad,
+            "--response-estimator = 'stein': only the residual models (resnet) choose a response estimator");
+  const std::string out = tmp("relu_stein.h5");
+  const Run r = run("solve --quiet --model resnet --activation relu --depth 4 --dataset ds1 --T 4 --mc-samples 2000 "
+                    "--response-estimator stein --stein-jitter 1e-5 --output " + out);
+  CAPTURE(r.out);
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("jitter up to") != std::string::npos);
+  H5::H5File f(out, H5F_ACC_RDONLY);
+  const H5::Group p = f.openGroup("/parameters");
+  CHECK(h5::read_attr_as_string(p, "response-estimator") == "stein");
+  CHECK(std::stod(h5::read_attr_as_string(p, "stein-jitter")) == 1e-5);
+}

@@ -1,6 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <cmath>
+
 #include "dmft/gaussian_source.hpp"
+#include "dmft/rng.hpp"
 
 using namespace dmft;
 
@@ -46,4 +49,43 @@ TEST_CASE("jittered Cholesky draws are causal: the head of a longer source equal
   const Matrix longer = GaussianSource::jittered_cholesky(sigma, 1e-10, scale).draw(z);
   const Matrix shorter = GaussianSource::jittered_cholesky(sigma.topLeftCorner(7, 7), 1e-10, scale).draw(z.topRows(7));
   CHECK((longer.topRows(7) - shorter).cwiseAbs().maxCoeff() < 1e-6);
+}
+
+TEST_CASE("Stein's lemma through a causal root: <f(R e) e^T> R^-1 = <df/dx> for ReLU, within 4 standard errors") {
+  // x = R ε with R the Cholesky root of Σ; f_i = relu(x_i) + relu(x_{i−1})/2, so ⟨∂f/∂x⟩ is 1/2 on
+  // the diagonal and 1/4 below it (theory residual.md §2.9 R3: the derivative-free route).
+  const Index m = 4, S = 100000;
+  Matrix A = Matrix::Random(m, m);
+  const Matrix sigma = A * A.transpose() + 0.5 * Matrix::Identity(m, m);
+  const GaussianSource root = GaussianSource::causal_root(sigma, 1, 1e-4);
+  const Matrix normals = [&] {
+    RandomStream rng(5, StreamPurpose::source, 0, 0);
+    Matrix z(m, S);
+    for (Index j = 0; j < S; ++j)
+      for (Index i = 0; i < m; ++i) z(i, j) = rng.normal();
+    return z;
+  }();
+  const Matrix x = root.draw(normals);
+  Matrix f = x.cwiseMax(0.0);
+  f.bottomRows(m - 1) += 0.5 * x.topRows(m - 1).cwiseMax(0.0);
+  // Per sample Y = f εᵀ R⁻¹; mean and standard error entry by entry.
+  const Matrix w = root.times_inverse(normals.transpose()).transpose();  // columns (R⁻ᵀ ε)
+  Matrix sum = Matrix::Zero(m, m), sum2 = sum;
+  for (Index j = 0; j < S; ++j) {
+    const Matrix y = f.col(j) * w.col(j).transpose();
+    sum += y;
+    sum2 += y.cwiseProduct(y);
+  }
+  const Matrix mean = sum / double(S);
+  const Matrix se = ((sum2 / double(S) - mean.cwiseProduct(mean)) / double(S - 1)).cwiseSqrt();
+  Matrix expected = 0.5 * Matrix::Identity(m, m);
+  for (Index i = 1; i < m; ++i) expected(i, i - 1) = 0.25;
+  for (Index i = 0; i < m; ++i)
+    for (Index j = 0; j < m; ++j) {
+      CAPTURE(i);
+      CAPTURE(j);
+      CHECK(std::abs(mean(i, j) - expected(i, j)) < 4 * se(i, j));
+    }
+  // C R⁻¹ is exact: R R⁻¹ = I.
+  CHECK((root.times_inverse(root.factor()) - Matrix::Identity(m, m)).norm() < 1e-12);
 }

@@ -40,10 +40,12 @@ TEST_CASE("the same seed gives bit-for-bit the same solution for any thread coun
   }
   // The residual models: depth trajectories in parallel tasks, responses by both estimators.
   for (const char* name : {"resnet", "resnet_linear"})
-    for (ResponseEstimator est : {ResponseEstimator::random_probe, ResponseEstimator::exact_tangent}) {
-      if (std::string(name) == "resnet_linear" && est == ResponseEstimator::exact_tangent) continue;
+    for (ResponseEstimator est : {ResponseEstimator::random_probe, ResponseEstimator::exact_tangent, ResponseEstimator::stein}) {
+      const bool mc = std::string(name) == "resnet";
+      if (!mc && est != ResponseEstimator::random_probe) continue;
       CAPTURE(name);
-      Problem p = make_problem(d, std::string(name) == "resnet" ? "tanh" : "linear", 3, 0.5, 1.0, 300, 11);
+      CAPTURE(int(est));
+      Problem p = make_problem(d, !mc ? "linear" : est == ResponseEstimator::stein ? "relu" : "tanh", 3, 0.5, 1.0, 300, 11);
       p.depth = 3;
       p.response_estimator = est;
       const auto [one, two] = on_one_and_two_threads(*make_model(name), p);

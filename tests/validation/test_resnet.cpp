@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <utility>
 
 #include "dmft/depth_limit.hpp"
 #include "dmft/error_update.hpp"
@@ -11,31 +12,12 @@
 #include "dmft/rng.hpp"
 #include "dmft/residual_sampler.hpp"
 #include "helpers.hpp"
+#include "resnet_cases.hpp"
 
 using namespace dmft;
 using namespace dmft::test;
 
 namespace {
-
-/// The canonical data of §6.2: P = 3, Kx as below, y = (1, −1, 1); X = √3 chol(Kx) so XXᵀ/3 = Kx.
-Dataset canonical_data() {
-  Matrix Kx(3, 3);
-  Kx << 1, 0.4, -0.2, 0.4, 1, 0.1, -0.2, 0.1, 1;
-  const Matrix Lc = Kx.llt().matrixL();
-  RowMatrix X = std::sqrt(3.0) * Lc;
-  Vector y(3);
-  y << 1, -1, 1;
-  return make_dataset(X, y, "canonical (theory residual.md 6.2)");
-}
-
-Problem resnet_problem(const Dataset& d, const std::string& act, int L, Index T, double eta, double gamma0,
-                       ErrorUpdate mode = ErrorUpdate::exact, bool responses = true) {
-  Problem p = make_problem(d, act, T, eta, gamma0, 20000, 7, mode);
-  p.depth = L;
-  p.beta0 = 1.0;
-  p.responses = responses;
-  return p;
-}
 
 Solution exact_linear(const Problem& p) {
   SolverOptions o = tight_options();
@@ -234,13 +216,17 @@ TEST_CASE("exact tangents (R1) of the Monte Carlo sampler equal the exact linear
   }
 }
 
-TEST_CASE("Monte Carlo resnet with linear activation agrees with the exact solver within 4 standard errors, L = 4 and 16") {
+TEST_CASE("Monte Carlo resnet with linear activation agrees with the exact solver within 4 standard errors, L = 4 and 16, random-probe and Stein responses") {
   // Six independent replicas (seeds); the standard error is that of their mean, so it includes
-  // the propagation of kernel and response noise through the dynamics.
+  // the propagation of kernel and response noise through the dynamics. Stein (R3) at L = 4: its
+  // jittered sources (covariance + 1e-4·scale) shift the result by O(1e-4), far below 4 s.e.
   const Dataset d = canonical_data();
-  for (int L : {4, 16}) {
+  for (auto [L, estimator] : {std::pair{4, ResponseEstimator::random_probe}, std::pair{16, ResponseEstimator::random_probe},
+                              std::pair{4, ResponseEstimator::stein}}) {
     CAPTURE(L);
+    CAPTURE(int(estimator));
     Problem p = resnet_problem(d, "linear", L, 10, 0.05, 1.5);
+    p.response_estimator = estimator;
     const Solution exact = exact_linear(p);
     p.samples = L == 4 ? 8000 : 4000;
     SolverOptions o;
@@ -263,7 +249,7 @@ TEST_CASE("Monte Carlo resnet with linear activation agrees with the exact solve
   }
 }
 
-TEST_CASE("V6: Monte Carlo tanh ResNet, L = 4, with and without A, B, against the docs' DMFT runs") {
+TEST_CASE("V6: Monte Carlo tanh ResNet, L = 4, with A, B (random-probe and Stein) and without, against the docs' DMFT runs") {
   // residual.md 6.2 V6 (S = 40000 there): four replicas of S = 10000 here; tolerance 4 standard
   // errors of the replicas' mean (which includes the propagation of kernel and response noise
   // through the fixed point), plus half the spread of the docs' runs and their rounding (5e-4).
@@ -272,9 +258,12 @@ TEST_CASE("V6: Monte Carlo tanh ResNet, L = 4, with and without A, B, against th
   const double with_ab_spread[] = {0, 0, 0.001, 0.0005, 0.001, 0.001, 0.001, 0.001, 0.001};
   const double without[] = {0.9204, 0.847, 0.777, 0.709, 0.642, 0.5755, 0.5115, 0.4495, 0.3905};
   const double without_spread[] = {0.0002, 0, 0, 0, 0, 0.0005, 0.0005, 0.0005, 0.0005};
-  for (bool responses : {true, false}) {
+  for (auto [responses, estimator] : {std::pair{true, ResponseEstimator::random_probe}, std::pair{true, ResponseEstimator::stein},
+                                       std::pair{false, ResponseEstimator::random_probe}}) {
     CAPTURE(responses);
+    CAPTURE(int(estimator));
     Problem p = resnet_problem(d, "tanh", 4, 10, 0.2, 1.5, ErrorUpdate::exact, responses);
+    p.response_estimator = estimator;
     p.samples = 10000;
     SolverOptions o;
     o.tol = 1e-6;
@@ -399,24 +388,6 @@ TEST_CASE("depth limit of the canonical linear case: error estimate below 1 perc
     CHECK(std::abs(lim.loss_inf[t] - lazy[t]) < std::abs(sols.back().loss[t] - lazy[t]));
   }
 }
-
-namespace {
-/// Seed mean of the networks' loss curves and of Φ^L and G^1.
-struct SeedMeans {
-  Vector loss;
-  TwoTime PhiL, G1;
-};
-SeedMeans seed_means(const std::vector<NetworkRun>& runs) {
-  SeedMeans m{Vector::Zero(runs[0].loss.size()), TwoTime::Zero(runs[0].Phi[0].rows(), runs[0].Phi[0].cols()),
-              TwoTime::Zero(runs[0].G[0].rows(), runs[0].G[0].cols())};
-  for (const NetworkRun& r : runs) {
-    m.loss += r.loss / double(runs.size());
-    m.PhiL += r.Phi.back() / double(runs.size());
-    m.G1 += r.G.front() / double(runs.size());
-  }
-  return m;
-}
-}  // namespace
 
 TEST_CASE("finite tanh ResNets at L = 4 and 16 approach the Monte Carlo DMFT as N grows, and the GIA network approaches --responses gia") {
   // residual.md 1.6 and 6.2 (c, d): widths 256, 1024, 4096 with 4 seeds each, canonical data,
