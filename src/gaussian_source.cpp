@@ -2,10 +2,10 @@
 
 #include <Eigen/Cholesky>
 #include <Eigen/Eigenvalues>
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <limits>
-#include <string>
+#include <sstream>
 #include <stdexcept>
 
 namespace dmft {
@@ -41,8 +41,9 @@ GaussianSource GaussianSource::jittered_cholesky(const Matrix& covariance, doubl
       return s;
     }
   }
-  throw std::runtime_error("covariance is not positive semidefinite even with a relative jitter of " +
-                           std::to_string(largest));
+  std::ostringstream message;
+  message << "covariance is not positive semidefinite even with a relative jitter of " << largest;
+  throw std::runtime_error(message.str());
 }
 
 Matrix GaussianSource::times_inverse(const Matrix& C) const {

@@ -71,8 +71,8 @@ std::vector<Violation> validate(const SolveParameters& p) {
   validate_problem(p, r);
   r.one_of("error-update", p.error_update, {"exact", "ntk"});
   r.one_of("response-estimator", p.response_estimator, {"random-probe", "exact-tangent", "stein"});
-  if (!(p.stein_jitter == 0 || (p.stein_jitter > 0 && p.stein_jitter < 0.01)))
-    v.push_back({"stein-jitter", show(p.stein_jitter), "must be 0 (automatic: min(0.01, 10/mc-samples)) or in (0, 0.01)"});
+  if (!(p.stein_jitter == 0 || (p.stein_jitter > 0 && p.stein_jitter <= 0.01)))
+    v.push_back({"stein-jitter", show(p.stein_jitter), "must be 0 (automatic: min(0.01, 10/mc-samples)) or in (0, 0.01]"});
   r.at_least("mc-samples", p.mc_samples, 64);
   r.at_least("seed", p.seed, 0);
   r.one_of("strategy", p.strategy, {"iterate", "march"});

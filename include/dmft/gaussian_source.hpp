@@ -6,6 +6,10 @@
 
 namespace dmft {
 
+/// Relative jitter of the causal source roots: enough for an unpivoted Cholesky factor of the
+/// rank-deficient time-tiled kernels, far below any Monte Carlo error.
+inline constexpr double kCausalJitter = 1e-10;
+
 /// What factoring a covariance met: its smallest eigenvalue (NaN when not computed), the
 /// negative spectral mass clipped to zero (relative to the trace), and the jitter added.
 struct FactorReport {
@@ -35,7 +39,7 @@ class GaussianSource {
 
   /// The sources of a two-time kernel K ((T·P)×(T·P)): jittered Cholesky with the jitter on the
   /// scale of the t = 0 block, so draws up to step t do not depend on T (causal sampling).
-  static GaussianSource causal_root(const Matrix& K, Index P, double relative = 1e-10) {
+  static GaussianSource causal_root(const Matrix& K, Index P, double relative = kCausalJitter) {
     return jittered_cholesky(K, relative, K.topLeftCorner(P, P).diagonal().mean());
   }
 

@@ -44,6 +44,8 @@ namespace dmft {
 enum class ErrorUpdate { exact, ntk };
 /// How the residual models estimate the responses A, B (theory residual.md §2.9): random-probe
 /// tangents (R2), or one exact tangent per direction (R1, O(L² T³ P³) per sample: small problems).
+/// How the residual models estimate A, B (theory residual.md §2.9): R2 tangents along random
+/// probes, R1 one tangent per direction, R3 Stein's lemma through the causal source roots.
 enum class ResponseEstimator { random_probe, exact_tangent, stein };
 
 /// Everything fixed during one solve.

@@ -1,6 +1,6 @@
 // ResNets with 1/√L branches (depth-μP; theory residual.md): h^{l+1} = h^l + (β0/√L_b) W^l φ(h^l)/√N.
 // `resnet` samples whole depth trajectories by Monte Carlo (any activation; responses by random
-// probes or exact tangents); `resnet_linear` solves φ = id exactly on unit-source pseudo-samples
+// probes, exact tangents or Stein's lemma, the one for ReLU); `resnet_linear` solves φ = id exactly on unit-source pseudo-samples
 // (§4). Both share the sweep, the static kernels and the NTK; only the single-site map differs.
 #include <cmath>
 
@@ -51,7 +51,7 @@ class ResNet final : public ResidualModel {
   std::string name() const override { return "resnet"; }
   std::string description() const override {
     return "ResNet with beta0/sqrt(L) branches (depth-muP), any activation: Monte Carlo over whole depth trajectories, "
-           "responses A, B by random-probe or exact tangents";
+           "responses A, B by random-probe or exact tangents, or by Stein's lemma (ReLU)";
   }
   std::vector<Violation> validate(const SolveParameters& p) const override {
     std::vector<Violation> v = architecture_violations(p);

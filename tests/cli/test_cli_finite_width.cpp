@@ -303,7 +303,7 @@ TEST_CASE("dmft solve --model resnet --activation relu: refused with tangent res
   check_bad("solve --model resnet --activation tanh --depth 4 --stein-jitter 1e-6" + bad,
             "--stein-jitter = 1e-06: only used with --response-estimator stein");
   check_bad("solve --model resnet --activation relu --depth 4 --response-estimator stein --stein-jitter 0.5" + bad,
-            "--stein-jitter = 0.5: must be 0 (automatic: min(0.01, 10/mc-samples)) or in (0, 0.01)");
+            "--stein-jitter = 0.5: must be 0 (automatic: min(0.01, 10/mc-samples)) or in (0, 0.01]");
   check_bad("solve --model resnet --activation relu --depth 4 --response-estimator stein --responses gia" + bad,
             "--response-estimator = 'stein': --responses gia has no responses to estimate");
   check_bad("solve --model deep_mlp --activation relu --depth 2 --response-estimator stein" + bad,
@@ -313,7 +313,12 @@ TEST_CASE("dmft solve --model resnet --activation relu: refused with tangent res
                     "--response-estimator stein --stein-jitter 1e-5 --output " + out);
   CAPTURE(r.out);
   REQUIRE(r.code == 0);
-  CHECK(r.out.find("jitter up to") != std::string::npos);
+  // The Stein jitter (1e-5 of the sources' scale, O(1)) is reported, not the tangents' 1e-10.
+  const std::size_t at = r.out.find("jitter up to ");
+  REQUIRE(at != std::string::npos);
+  const double jitter = std::stod(r.out.substr(at + 13));
+  CHECK(jitter > 1e-7);
+  CHECK(jitter < 1e-4);
   H5::H5File f(out, H5F_ACC_RDONLY);
   const H5::Group p = f.openGroup("/parameters");
   CHECK(h5::read_attr_as_string(p, "response-estimator") == "stein");

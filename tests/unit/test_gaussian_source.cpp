@@ -51,7 +51,7 @@ TEST_CASE("jittered Cholesky draws are causal: the head of a longer source equal
   CHECK((longer.topRows(7) - shorter).cwiseAbs().maxCoeff() < 1e-6);
 }
 
-TEST_CASE("Stein's lemma through a causal root: <f(R e) e^T> R^-1 = <df/dx> for ReLU, within 4 standard errors") {
+TEST_CASE("Stein's lemma through a causal root: <f(R e) e^T> R^-1 = <df/dx> for ReLU and for its step derivative (a delta), within 4 standard errors") {
   // x = R ε with R the Cholesky root of Σ; f_i = relu(x_i) + relu(x_{i−1})/2, so ⟨∂f/∂x⟩ is 1/2 on
   // the diagonal and 1/4 below it (theory residual.md §2.9 R3: the derivative-free route).
   const Index m = 4, S = 100000;
@@ -85,6 +85,25 @@ TEST_CASE("Stein's lemma through a causal root: <f(R e) e^T> R^-1 = <df/dx> for 
       CAPTURE(i);
       CAPTURE(j);
       CHECK(std::abs(mean(i, j) - expected(i, j)) < 4 * se(i, j));
+    }
+  // The delta that tangents miss: f_i = 1[x_i > 0] has ⟨∂f_i/∂x_j⟩ = δ_ij p(x_i = 0) = δ_ij/√(2π Σ_ii)
+  // (ReLU's φ'' enters the responses exactly so), while its pathwise derivative is 0.
+  const Matrix step = (x.array() > 0.0).cast<double>().matrix();
+  Matrix hsum = Matrix::Zero(m, m), hsum2 = hsum;
+  for (Index j = 0; j < S; ++j) {
+    const Matrix y = step.col(j) * w.col(j).transpose();
+    hsum += y;
+    hsum2 += y.cwiseProduct(y);
+  }
+  const Matrix hmean = hsum / double(S);
+  const Matrix hse = ((hsum2 / double(S) - hmean.cwiseProduct(hmean)) / double(S - 1)).cwiseSqrt();
+  const double variance_jitter = root.report().jitter;  // x has covariance Σ + jitter·I
+  for (Index i = 0; i < m; ++i)
+    for (Index j = 0; j < m; ++j) {
+      CAPTURE(i);
+      CAPTURE(j);
+      const double delta = i == j ? 1.0 / std::sqrt(2.0 * M_PI * (sigma(i, i) + variance_jitter)) : 0.0;
+      CHECK(std::abs(hmean(i, j) - delta) < 4 * hse(i, j));
     }
   // C R⁻¹ is exact: R R⁻¹ = I.
   CHECK((root.times_inverse(root.factor()) - Matrix::Identity(m, m)).norm() < 1e-12);

@@ -38,7 +38,7 @@ TEST_CASE("the same seed gives bit-for-bit the same solution for any thread coun
     CHECK(same_bytes(one.state.layers[0].G, two.state.layers[0].G));
     CHECK(same_bytes(one.state.layers[0].G_se, two.state.layers[0].G_se));
   }
-  // The residual models: depth trajectories in parallel tasks, responses by both estimators.
+  // The residual models: depth trajectories in parallel tasks, responses by every estimator.
   for (const char* name : {"resnet", "resnet_linear"})
     for (ResponseEstimator est : {ResponseEstimator::random_probe, ResponseEstimator::exact_tangent, ResponseEstimator::stein}) {
       const bool mc = std::string(name) == "resnet";
