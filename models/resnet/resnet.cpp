@@ -2,6 +2,8 @@
 // `resnet` samples whole depth trajectories by Monte Carlo (any activation; responses by random
 // probes, exact tangents or Stein's lemma, the one for ReLU); `resnet_linear` solves φ = id exactly on unit-source pseudo-samples
 // (§4). Both share the sweep, the static kernels and the NTK; only the single-site map differs.
+#include <omp.h>
+
 #include <cmath>
 
 #include "dmft/parameter_text.hpp"
@@ -33,12 +35,12 @@ class ResidualModel : public Model {
   }
 
  protected:
-  CostEstimate cost_of(const Problem& pr, bool exact_linear, double trajectory_columns) const {
+  /// `trajectory_doubles`: the fields the single-site map holds at once beside the state.
+  CostEstimate cost_of(const Problem& pr, bool exact_linear, double trajectory_doubles) const {
     const double n = double(pr.n()), L = double(pr.depth);
     CostEstimate c;
-    // state and new estimate: Φ, G (+ errors), A, B per layer; couplings F, Bk per block;
-    // per-batch trajectories (h, φ, φ', g, z and tangents) of the columns held at once.
-    c.peak_bytes = 8.0 * (L * 12.0 * n * n + 2.0 * L * n * n + 10.0 * L * n * trajectory_columns);
+    // state and new estimate: Φ, G (+ errors), A, B per layer; couplings F, Bk per block.
+    c.peak_bytes = 8.0 * (L * 12.0 * n * n + 2.0 * L * n * n + trajectory_doubles);
     c.flops_per_iteration = resnet_iteration_flops(pr, exact_linear);
     c.dominant_step = "causal sweeps over the depth trajectories and the kernel products (O(S L T² P²))";
     c.dominant_flops = c.flops_per_iteration;
@@ -64,7 +66,9 @@ class ResNet final : public ResidualModel {
     return sample_resnet(pr, state, delta);
   }
   CostEstimate cost(const Problem& pr) const override {
-    return cost_of(pr, false, double(pr.samples) / 32.0 * 3.0);
+    // per batch of S/32 columns: h, φ, φ', g, z and tangents of every layer (about 10 L n each),
+    // with up to three batches' worth alive at once (trajectories, probes, products)
+    return cost_of(pr, false, 10.0 * pr.depth * double(pr.n()) * double(pr.samples) / 32.0 * 3.0);
   }
 };
 
@@ -93,7 +97,11 @@ class ResNetLinear final : public ResidualModel {
     return exact_linear_resnet(pr, state, delta);
   }
   CostEstimate cost(const Problem& pr) const override {
-    return cost_of(pr, true, double(pr.P()) + 4.0 * double(pr.depth) * double(pr.n()));
+    // φ^l and g^l of every layer for all P + 2(L−1)n + 1 pseudo-samples, plus one response
+    // tangent sweep (dh, dg of every layer for n directions) per thread
+    const double n = double(pr.n()), L = double(pr.depth);
+    const double columns = double(pr.P()) + 2.0 * (L - 1.0) * n + 1.0;
+    return cost_of(pr, true, 2.0 * L * n * columns + 4.0 * L * n * n * double(omp_get_max_threads()));
   }
 };
 
