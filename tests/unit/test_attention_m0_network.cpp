@@ -1,0 +1,169 @@
+// The finite M0 attention network against its own definition (theory attention.md §1.2, §1.5, §1.6)
+// and the §3.4 moment recursion against the finite network it describes.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "dmft/attention_m0.hpp"
+#include "dmft/errors.hpp"
+
+using namespace dmft;
+
+namespace {
+
+using Pool = AttentionM0Options::Pool;
+
+SequenceData small_sequences() { return make_gaussian_sequences(3, 4, 3, 5); }
+
+AttentionM0Options options(double alpha_a, bool causal, Pool pool) {
+  AttentionM0Options o;
+  o.eta = 0.7;
+  o.gamma0 = 0.8;
+  o.T = 3;
+  o.alpha_a = alpha_a;
+  o.causal_mask = causal;
+  o.pool = pool;
+  return o;
+}
+
+std::string name(const AttentionM0Options& o) {
+  return "alpha_A=" + std::to_string(o.alpha_a) + (o.causal_mask ? " causal" : " unmasked") +
+         (o.pool == Pool::mean ? " mean" : " last");
+}
+
+/// The 8 variants of the gradient check: α_A ∈ {1, 1/2} × mask × pooling.
+std::vector<AttentionM0Options> all_variants() {
+  std::vector<AttentionM0Options> v;
+  for (double alpha : {1.0, 0.5})
+    for (bool causal : {false, true})
+      for (Pool pool : {Pool::mean, Pool::last}) v.push_back(options(alpha, causal, pool));
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("attention M0: every update equals -c eta gamma0^2 M times the central-difference gradient of the objective") {
+  const SequenceData data = small_sequences();
+  const Index N = 5, H = 2;
+  for (const AttentionM0Options& opt : all_variants()) {
+    CAPTURE(name(opt));
+    AttentionM0Network net(data, opt, N, H, 17);
+    for (int k = 0; k < 2; ++k) {  // off initialisation, so that every backward field is generic
+      const AttentionM0State s = net.evaluate();
+      net.step(s, data.y - s.f);
+    }
+    const std::vector<Matrix> before = net.weights();
+    AttentionM0Network stepped = net;
+    const AttentionM0State s = net.evaluate();
+    stepped.step(s, data.y - s.f);
+    // Separately for Q, K, V and w, so that the small key/query steps (c_QK = 1/N at α_A = 1/2)
+    // are not hidden behind the readout's.
+    double worst[4] = {0, 0, 0, 0}, scale[4] = {0, 0, 0, 0};
+    const double h = 1e-6;
+    for (std::size_t tensor = 0; tensor < before.size(); ++tensor) {
+      const int kind = int(tensor % 4);
+      const double lr = net.learning_rate(kind);
+      Matrix& W = net.weights()[tensor];
+      for (Index i = 0; i < W.size(); ++i) {
+        const double x = W.data()[i];
+        W.data()[i] = x + h;
+        const double up = net.objective();
+        W.data()[i] = x - h;
+        const double down = net.objective();
+        W.data()[i] = x;
+        const double expected = -lr * (up - down) / (2 * h);
+        const double update = stepped.weights()[tensor].data()[i] - before[tensor].data()[i];
+        worst[kind] = std::max(worst[kind], std::abs(update - expected));
+        scale[kind] = std::max(scale[kind], std::abs(update));
+      }
+    }
+    for (int kind = 0; kind < 4; ++kind) {
+      CAPTURE(kind);
+      CHECK(scale[kind] > 1e-4);
+      CHECK(worst[kind] / scale[kind] < 1e-6);
+    }
+    CHECK(net.multiplier(0) == doctest::Approx(std::pow(double(N), 2 * opt.alpha_a - 2)));
+  }
+}
+
+TEST_CASE("attention M0: the centred output is exactly zero at initialisation, so Delta(0) = y and loss(0) = mean(y^2)") {
+  const SequenceData data = small_sequences();
+  for (const AttentionM0Options& opt : all_variants()) {
+    CAPTURE(name(opt));
+    const AttentionM0Run run = train_attention_m0(data, opt, 6, 2, 3);
+    CHECK((run.Delta.row(0).transpose() - data.y).cwiseAbs().maxCoeff() == 0.0);
+    // README convention: the reported loss is (1/P) Σ Δ², the objective (1/2P) Σ Δ².
+    CHECK(run.loss[0] == doctest::Approx(data.y.squaredNorm() / double(data.P)).epsilon(1e-15));
+    CHECK(AttentionM0Network(data, opt, 6, 2, 3).objective() ==
+          doctest::Approx(0.5 * data.y.squaredNorm() / double(data.P)).epsilon(1e-15));
+    CHECK(run.loss[2] < run.loss[0]);  // and it trains
+  }
+}
+
+TEST_CASE("attention M0: attention rows are probabilities and the causal mask gives keys after the query exactly zero weight") {
+  const SequenceData data = small_sequences();
+  for (const AttentionM0Options& opt : all_variants()) {
+    CAPTURE(name(opt));
+    const AttentionM0Run run = train_attention_m0(data, opt, 4, 2, 8);
+    for (Index t = 0; t < run.T; ++t)
+      for (Index mu = 0; mu < run.P; ++mu)
+        for (Index head = 0; head < run.H; ++head) {
+          const RowMatrix& sigma = run.sigma(t, mu, head);
+          CHECK((sigma.rowwise().sum().array() - 1.0).abs().maxCoeff() < 1e-14);
+          CHECK(sigma.minCoeff() >= 0.0);
+          if (opt.causal_mask)
+            for (Index a = 0; a < run.S; ++a) CHECK(sigma.row(a).tail(run.S - 1 - a).cwiseAbs().sum() == 0.0);
+        }
+  }
+}
+
+TEST_CASE("attention M0: with alpha_A = 1 and one head the finite network is the 3.4 recursion started from its own empirical moments") {
+  // Every coordinate's update is linear in z_i = (θ^Q, θ^K, θ^V, w)_i with coefficients that depend
+  // on the weights only through N⁻¹ Σ_i z_i z_iᵀ (attention.md §3.4), so the recursion from the
+  // network's initial moments reproduces it to rounding. The network's output is centred, so the
+  // recursion's targets are shifted by the network's uncentred f(θ₀): Δ_net = (y + f(θ₀)) − f_rec.
+  const SequenceData data = small_sequences();
+  for (bool causal : {false, true})
+    for (Pool pool : {Pool::mean, Pool::last}) {
+      AttentionM0Options opt = options(1.0, causal, pool);
+      opt.T = 25;
+      CAPTURE(name(opt));
+      const Index N = 64;
+      const AttentionM0Network net(data, opt, N, 1, 21);
+      const auto [C1, C2] = net.moments(0);
+      SequenceData shifted = data;
+      shifted.y = data.y + net.raw_output();
+      const AttentionM0Run run = train_attention_m0(data, opt, N, 1, 21);
+      const AttentionM0Limit rec = attention_m0_moment_recursion(shifted, opt, C1, C2);
+      CHECK((run.Delta - rec.Delta).cwiseAbs().maxCoeff() < 1e-11);
+      double logit_error = 0;
+      for (Index t = 0; t < opt.T; ++t)
+        for (Index mu = 0; mu < data.P; ++mu) logit_error = std::max(logit_error, (run.A(t, mu) - rec.A(t, mu)).cwiseAbs().maxCoeff());
+      CHECK(logit_error < 1e-11);
+      CHECK((run.Delta.row(opt.T - 1) - run.Delta.row(0)).norm() > 0.1);  // not a trivial agreement
+    }
+}
+
+TEST_CASE("attention M0: invalid settings are refused before any work, naming the option") {
+  const SequenceData data = small_sequences();
+  AttentionM0Options opt = options(1.0, false, Pool::mean);
+  opt.alpha_a = 0.7;
+  CHECK_THROWS_AS(train_attention_m0(data, opt, 4, 1, 1), InputError);
+  try {
+    opt.eta = -1;
+    train_attention_m0(data, opt, 4, 1, 1);
+  } catch (const InputError& e) {
+    CHECK(e.option() == "eta");
+    CHECK(std::string(e.what()).find("alpha_a") != std::string::npos);  // every violation is named
+  }
+  opt = options(0.5, false, Pool::mean);
+  CHECK_THROWS_AS(attention_m0_limit_a(data, opt), InputError);  // limit A needs α_A = 1
+  opt.alpha_a = 1.0;
+  CHECK_THROWS_AS(train_attention_m0(data, opt, 0, 1, 1), InputError);
+  CHECK_THROWS_AS(train_attention_m0(data, opt, 4, 0, 1), InputError);
+  SequenceData bad = data;
+  bad.X[1] = RowMatrix::Zero(data.S + 1, data.D);
+  CHECK_THROWS_AS(attention_m0_limit_a(bad, opt), InputError);
+}
