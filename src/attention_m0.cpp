@@ -218,6 +218,19 @@ Matrix attention_m0_limit_a_ntk0(const SequenceData& data, const AttentionM0Opti
 // ---------------------------------------------------------------------------------------------
 // The finite network (attention.md §1.2, §1.5, §1.6)
 
+Matrix attention_m0_head_tensor(Index N, Index D, Index head, int tensor, std::uint64_t seed) {
+  if (tensor < 0 || tensor > 3) throw std::invalid_argument("attention_m0_head_tensor: tensor must be 0..3");
+  RandomStream rs(seed, StreamPurpose::network, 4 * std::uint64_t(head) + std::uint64_t(tensor), std::uint64_t(N));
+  Matrix w(N, tensor == 3 ? 1 : D);
+  for (Index i = 0; i < w.size(); ++i) w.data()[i] = rs.normal();
+  return w;
+}
+
+std::array<Matrix, 4> attention_m0_head_weights(Index N, Index D, Index head, std::uint64_t seed) {
+  return {attention_m0_head_tensor(N, D, head, 0, seed), attention_m0_head_tensor(N, D, head, 1, seed),
+          attention_m0_head_tensor(N, D, head, 2, seed), attention_m0_head_tensor(N, D, head, 3, seed)};
+}
+
 AttentionM0Network::AttentionM0Network(const SequenceData& data, const AttentionM0Options& opt, Index N, Index H,
                                        std::uint64_t seed)
     : data_(&data), opt_(opt), N_(N), H_(H) {
@@ -230,12 +243,7 @@ AttentionM0Network::AttentionM0Network(const SequenceData& data, const Attention
   X_ = stacked_tokens(data);
   pi_ = pooling_vector(opt.pool, data.S);
   for (Index kappa = 0; kappa < H; ++kappa)
-    for (std::uint64_t tensor = 0; tensor < 4; ++tensor) {
-      RandomStream rs(seed, StreamPurpose::network, 4 * std::uint64_t(kappa) + tensor, std::uint64_t(N));
-      Matrix w(N, tensor == 3 ? 1 : data.D);
-      for (Index i = 0; i < w.size(); ++i) w.data()[i] = rs.normal();
-      weights_.push_back(std::move(w));
-    }
+    for (Matrix& w : attention_m0_head_weights(N, data.D, kappa, seed)) weights_.push_back(std::move(w));
   f0_ = Vector::Zero(data.P);
   f0_ = raw_output();
 }

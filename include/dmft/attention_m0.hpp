@@ -17,7 +17,10 @@
 // is the mean squared residual (1/P) Σ_μ Δ_μ², so loss(0) = mean(y²). Attention matrices are
 // indexed (query token a, key token b) and the softmax normalises over b.
 //
+// Limit B (H → ∞ at fixed N) and the t = 0 head statistics of §4.1 are in attention_m0_limit_b.hpp.
+//
 // The project's Dataset has no token axis yet, so sequence data has its own small struct here.
+#include <array>
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -67,10 +70,13 @@ RowMatrix masked_softmax(const RowMatrix& A, bool causal_mask);
 /// A trajectory of M0: residuals, loss and, per step, example and head, the attention logits and
 /// probabilities. Entry ((t·P + μ)·H + κ) of `logits` / `attention` is the S×S matrix of step t,
 /// sequence μ, head κ. Logits are the raw N^{−α_A} q_a·k_b for every (a, b), masked or not (the
-/// masked ones carry no weight, §5.8); `attention` is the masked softmax.
+/// masked ones carry no weight, §5.8); `attention` is the masked softmax. Limit B
+/// (attention_m0_limit_b.hpp) stores H = 1 and the averages over its sampled heads.
 struct AttentionM0Trajectory {
-  Index T = 0, P = 0, S = 0, H = 1;  // H = 1 for limit A (heads collapse, §3.3)
+  Index T = 0, P = 0, S = 0, H = 1;  // H = 1 for limit A (heads collapse, §3.3) and for limit B
   RowMatrix Delta;                   // T×P: Δ(t, μ) = y_μ − f_μ(t)
+  /// T×P Monte Carlo standard error of Δ (limit B only; empty for limit A and finite networks).
+  RowMatrix Delta_se;
   Vector loss;                       // T: (1/P) Σ_μ Δ(t, μ)² (README convention; starts at mean(y²))
   std::vector<RowMatrix> logits;     // T·P·H matrices S×S
   std::vector<RowMatrix> attention;  // T·P·H matrices S×S, rows sum to 1
@@ -112,6 +118,15 @@ AttentionM0Limit attention_m0_moment_recursion(const SequenceData& data, const A
 /// K(0)_μν = (c_w + c_V) s_μᵀ X_μ X_νᵀ s_ν / D = 2 s_μᵀ X_μ X_νᵀ s_ν / D.
 Matrix attention_m0_limit_a_ntk0(const SequenceData& data, const AttentionM0Options& opt);
 
+/// The initial weights of head κ of an M0 network with head dimension N on D-dimensional tokens:
+/// {W^Q, W^K, W^V (N×D), w (N×1)}, i.i.d. N(0, 1), entry i of tensor τ ∈ {0: Q, 1: K, 2: V, 3: w}
+/// (column-major) the i-th normal of the random stream (seed, network, 4κ + τ, N). The finite
+/// network and limit B's head sampler (attention_m0_limit_b.hpp) both draw their heads here, so
+/// limit B with n_h heads and a network with H = n_h heads of the same seed start identical.
+std::array<Matrix, 4> attention_m0_head_weights(Index N, Index D, Index head, std::uint64_t seed);
+/// Tensor τ ∈ {0: W^Q, 1: W^K, 2: W^V, 3: w} alone of attention_m0_head_weights(N, D, head, seed).
+Matrix attention_m0_head_tensor(Index N, Index D, Index head, int tensor, std::uint64_t seed);
+
 /// One evaluation of the finite network at its current weights, for all P sequences.
 struct AttentionM0State {
   Vector f;                     // P: centred output f(θ) − f(θ₀)
@@ -121,9 +136,9 @@ struct AttentionM0State {
 };
 
 /// The finite M0 network (§1.2) with H heads of dimension N: per head κ the matrices W^{Q,κ},
-/// W^{K,κ}, W^{V,κ} (N×D) and the readout w^κ (N), all initialised i.i.d. N(0, 1) from random
-/// streams (seed, network, tensor, N) with tensor = 4κ + {0: Q, 1: K, 2: V, 3: w}, so the same
-/// seed and N give the same network on any machine. Output
+/// W^{K,κ}, W^{V,κ} (N×D) and the readout w^κ (N), all initialised i.i.d. N(0, 1) by
+/// attention_m0_head_weights(N, D, κ, seed), so the same seed and N give the same network on any
+/// machine. Output
 /// f_μ = (γ0 M)^{−1} Σ_κ Σ_a π_a w^κ·o^κ_{μa} − [same at θ₀], o^κ_{μa} = Σ_b σ^κ_{μ,ab} v^κ_{μb}.
 class AttentionM0Network {
  public:

@@ -1,12 +1,15 @@
-// The finite M0 attention network against its own definition (theory attention.md §1.2, §1.5, §1.6)
-// and the §3.4 moment recursion against the finite network it describes.
+// The finite M0 attention network against its own definition (theory attention.md §1.2, §1.5, §1.6),
+// the §3.4 moment recursion against the finite network it describes, and limit B's head sampler
+// (attention_m0_limit_b.hpp) against the finite network whose heads it draws.
 #include <doctest/doctest.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
 #include <string>
 
 #include "dmft/attention_m0.hpp"
+#include "dmft/attention_m0_limit_b.hpp"
 #include "dmft/errors.hpp"
 
 using namespace dmft;
@@ -166,4 +169,152 @@ TEST_CASE("attention M0: invalid settings are refused before any work, naming th
   SequenceData bad = data;
   bad.X[1] = RowMatrix::Zero(data.S + 1, data.D);
   CHECK_THROWS_AS(attention_m0_limit_a(bad, opt), InputError);
+}
+
+TEST_CASE("attention M0 limit B with n_h sampled heads is the finite network with H = n_h heads of the same seed") {
+  // Limit B samples its heads from the network's own streams (attention_m0_head_weights) and evolves
+  // each by the §3.4 head site in moment form, all driven by the common Δ; a finite network is the
+  // same Monte Carlo with n_h = H. H = 5: five batches of one head (packs with one used lane);
+  // H = 203: 40 batches of 5 or 6 heads (a full pack of 4 and a partial one).
+  const SequenceData data = small_sequences();
+  for (const AttentionM0Options& base : all_variants()) {
+    AttentionM0Options opt = base;
+    opt.T = 12;
+    CAPTURE(name(opt));
+    for (Index H : {5, 203}) {
+      CAPTURE(H);
+      const Index N = 3;
+      const AttentionM0Run run = train_attention_m0(data, opt, N, H, 21);
+      const AttentionM0Trajectory limit = attention_m0_limit_b(data, opt, N, H, 21);
+      REQUIRE(limit.H == 1);
+      CHECK((run.Delta - limit.Delta).cwiseAbs().maxCoeff() < 1e-12);
+      double logit_error = 0, attention_error = 0;
+      for (Index t = 0; t < opt.T; ++t)
+        for (Index mu = 0; mu < data.P; ++mu) {
+          logit_error = std::max(logit_error, (run.head_mean_A(t, mu) - limit.A(t, mu)).cwiseAbs().maxCoeff());
+          RowMatrix sigma_mean = RowMatrix::Zero(data.S, data.S);
+          for (Index head = 0; head < H; ++head) sigma_mean += run.sigma(t, mu, head) / double(H);
+          attention_error = std::max(attention_error, (sigma_mean - limit.sigma(t, mu)).cwiseAbs().maxCoeff());
+        }
+      CHECK(logit_error < 1e-12);
+      CHECK(attention_error < 1e-12);
+      CHECK((run.Delta.row(opt.T - 1) - run.Delta.row(0)).norm() > 0.1);  // not a trivial agreement
+    }
+  }
+}
+
+TEST_CASE("attention M0 limit B: the same results with one and with two threads") {
+  const SequenceData data = small_sequences();
+  AttentionM0Options opt = options(0.5, true, Pool::mean);
+  opt.T = 8;
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(1);
+  const AttentionM0Trajectory one = attention_m0_limit_b(data, opt, 2, 301, 4);
+  const HeadAverage phi_one = attention_m0_phi_o0(data, opt, 2, 301, 4);
+  omp_set_num_threads(2);
+  const AttentionM0Trajectory two = attention_m0_limit_b(data, opt, 2, 301, 4);
+  const HeadAverage phi_two = attention_m0_phi_o0(data, opt, 2, 301, 4);
+  omp_set_num_threads(saved);
+  CHECK((one.Delta - two.Delta).cwiseAbs().maxCoeff() == 0.0);
+  CHECK((one.Delta_se - two.Delta_se).cwiseAbs().maxCoeff() == 0.0);
+  double logits = 0;
+  for (std::size_t i = 0; i < one.logits.size(); ++i) logits = std::max(logits, (one.logits[i] - two.logits[i]).cwiseAbs().maxCoeff());
+  CHECK(logits == 0.0);
+  CHECK((phi_one.mean - phi_two.mean).cwiseAbs().maxCoeff() == 0.0);
+  CHECK((phi_one.se - phi_two.se).cwiseAbs().maxCoeff() == 0.0);
+}
+
+TEST_CASE("attention M0 limit B: Delta(0) = y with standard error 0 (to rounding), head-mean attention rows are probabilities, the error is positive later") {
+  const SequenceData data = small_sequences();
+  for (const AttentionM0Options& base : all_variants()) {
+    AttentionM0Options opt = base;
+    opt.T = 6;
+    CAPTURE(name(opt));
+    const AttentionM0Trajectory limit = attention_m0_limit_b(data, opt, 2, 97, 9);
+    CHECK((limit.Delta.row(0).transpose() - data.y).cwiseAbs().maxCoeff() == 0.0);
+    CHECK(limit.Delta_se.row(0).cwiseAbs().maxCoeff() < 1e-15);  // every replica has Δ_b(0) = y
+    CHECK(limit.Delta_se.row(opt.T - 1).minCoeff() > 0.0);
+    CHECK(limit.loss[0] == doctest::Approx(data.y.squaredNorm() / double(data.P)).epsilon(1e-15));
+    for (Index t = 0; t < opt.T; ++t)
+      for (Index mu = 0; mu < data.P; ++mu) {
+        const RowMatrix& sigma = limit.sigma(t, mu);
+        CHECK((sigma.rowwise().sum().array() - 1.0).abs().maxCoeff() < 1e-14);
+        if (opt.causal_mask)
+          for (Index a = 0; a < data.S; ++a) CHECK(sigma.row(a).tail(data.S - 1 - a).cwiseAbs().sum() == 0.0);
+      }
+  }
+}
+
+TEST_CASE("attention M0 t = 0 head sampler: the sampled logits are the finite network's initial logits") {
+  const SequenceData data = small_sequences();
+  for (double alpha : {1.0, 0.5}) {
+    const AttentionM0Options opt = options(alpha, false, Pool::mean);
+    const Index N = 7, H = 3;
+    const AttentionM0State st = AttentionM0Network(data, opt, N, H, 13).evaluate();
+    for (Index head = 0; head < H; ++head) {
+      const std::vector<RowMatrix> A = attention_m0_initial_logits(data, opt, N, head, 13);
+      REQUIRE(Index(A.size()) == data.P);
+      for (Index mu = 0; mu < data.P; ++mu)
+        CHECK((A[std::size_t(mu)] - st.A[std::size_t(mu * H + head)]).cwiseAbs().maxCoeff() < 1e-13);
+    }
+  }
+}
+
+TEST_CASE("attention M0 t = 0 kernels: uniform attention, head averages and their batch means") {
+  const SequenceData data = small_sequences();
+  const Index P = data.P, S = data.S;
+  const RowMatrix K = attention_m0_token_kernel(data);
+  CHECK((K - K.transpose()).cwiseAbs().maxCoeff() == 0.0);
+  CHECK(K(S + 1, 2 * S + 3) == doctest::Approx(data.X[1].row(1).dot(data.X[2].row(3)) / double(data.D)).epsilon(1e-14));
+  for (bool causal : {false, true}) {
+    CAPTURE(causal);
+    const AttentionM0Options opt = options(1.0, causal, Pool::mean);
+    const RowMatrix U = attention_m0_phi_o0_uniform(data, opt);
+    // Φ^o(0)(μa, νc) = Σ_{b≤a, d≤c} K^x(μb, νd) / ((a+1)(c+1)) with the mask, S^{-2} Σ_{bd} without.
+    double worst = 0;
+    for (Index mu = 0; mu < P; ++mu)
+      for (Index nu = 0; nu < P; ++nu)
+        for (Index a = 0; a < S; ++a)
+          for (Index c = 0; c < S; ++c) {
+            const Index kb = causal ? a + 1 : S, kd = causal ? c + 1 : S;
+            const double expected = K.block(mu * S, nu * S, kb, kd).sum() / double(kb * kd);
+            worst = std::max(worst, std::abs(U(mu * S + a, nu * S + c) - expected));
+          }
+    CHECK(worst < 1e-14);
+    const HeadAverage h = attention_m0_phi_o0(data, opt, 3, 83, 2);
+    REQUIRE(h.batch_means.size() == std::size_t(kAttentionHeadBatches));
+    RowMatrix weighted = RowMatrix::Zero(P * S, P * S);
+    Index heads = 0;
+    for (std::size_t b = 0; b < h.batch_means.size(); ++b) {
+      weighted += double(h.batch_sizes[b]) * h.batch_means[b];
+      heads += h.batch_sizes[b];
+    }
+    CHECK(heads == 83);
+    CHECK((weighted / 83.0 - h.mean).cwiseAbs().maxCoeff() < 1e-14);
+    CHECK(h.se.minCoeff() >= 0.0);
+    CHECK((h.mean - h.mean.transpose()).cwiseAbs().maxCoeff() < 1e-14);
+  }
+}
+
+TEST_CASE("attention M0 limit B and head sampler: invalid settings are refused before any work, naming the option") {
+  const SequenceData data = small_sequences();
+  AttentionM0Options opt = options(1.0, false, Pool::mean);
+  const auto option_of = [](auto&& call) {
+    try {
+      call();
+    } catch (const InputError& e) {
+      return e.option();
+    }
+    return std::string("(nothing thrown)");
+  };
+  CHECK(option_of([&] { attention_m0_limit_b(data, opt, 0, 10, 1); }) == "N");
+  CHECK(option_of([&] { attention_m0_limit_b(data, opt, 2, 1, 1); }) == "head_samples");
+  CHECK(option_of([&] { attention_m0_phi_o0(data, opt, 2, 1, 1); }) == "head_samples");
+  CHECK(option_of([&] { attention_m0_initial_logits(data, opt, 0, 0, 1); }) == "N");
+  opt.causal_mask = true;
+  CHECK(option_of([&] { attention_m0_phi_o0(data, opt, 2, 10, 1, M0LogitLaw::finite_width, M0AttentionMap::identity); }) ==
+        "causal_mask");
+  opt.causal_mask = false;
+  opt.alpha_a = 0.7;
+  CHECK(option_of([&] { attention_m0_limit_b(data, opt, 2, 10, 1); }) == "alpha_a");
 }
