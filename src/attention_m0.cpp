@@ -4,8 +4,9 @@
 #include <stdexcept>
 #include <string>
 
-#include "dmft/errors.hpp"
 #include "dmft/error_update.hpp"
+#include "dmft/errors.hpp"
+#include "dmft/parameter_text.hpp"
 #include "dmft/rng.hpp"
 
 namespace dmft {
@@ -14,19 +15,8 @@ namespace {
 // Stream "layer" ids of the sequence generator (purpose data): tokens, targets.
 constexpr std::uint64_t kTokenStream = 100, kTargetStream = 101;
 
-struct OptionProblem {
-  std::string option, value, rule;
-};
-
-std::string number(double x) {
-  std::string s = std::to_string(x);
-  while (s.size() > 1 && s.back() == '0') s.pop_back();
-  if (!s.empty() && s.back() == '.') s.pop_back();
-  return s;
-}
-
 /// Throws one InputError naming the first violation and listing the others.
-void report(const std::vector<OptionProblem>& problems) {
+void report(const std::vector<Violation>& problems) {
   if (problems.empty()) return;
   std::string rule = problems[0].rule;
   for (std::size_t i = 1; i < problems.size(); ++i)
@@ -34,20 +24,19 @@ void report(const std::vector<OptionProblem>& problems) {
   throw InputError(problems[0].option, problems[0].value, rule);
 }
 
-/// All tokens stacked, row μ·S + a = x_{μa}.
-RowMatrix stacked_tokens(const SequenceData& data) {
-  RowMatrix X(data.P * data.S, data.D);
-  for (Index mu = 0; mu < data.P; ++mu) X.middleRows(mu * data.S, data.S) = data.X[std::size_t(mu)];
+}  // namespace
+
+RowMatrix SequenceData::stacked_tokens() const {
+  RowMatrix X(P * S, D);
+  for (Index mu = 0; mu < P; ++mu) X.middleRows(mu * S, S) = this->X[std::size_t(mu)];
   return X;
 }
-
-}  // namespace
 
 // ---------------------------------------------------------------------------------------------
 // Data and options
 
 void SequenceData::validate() const {
-  std::vector<OptionProblem> problems;
+  std::vector<Violation> problems;
   if (P < 1) problems.push_back({"P", std::to_string(P), "at least one sequence is needed"});
   if (S < 1) problems.push_back({"S", std::to_string(S), "sequences need at least one token"});
   if (D < 1) problems.push_back({"D", std::to_string(D), "tokens need at least one dimension"});
@@ -87,11 +76,11 @@ SequenceData make_gaussian_sequences(Index P, Index S, Index D, std::uint64_t se
 }
 
 void AttentionM0Options::validate() const {
-  std::vector<OptionProblem> problems;
-  if (!(eta > 0) || !std::isfinite(eta)) problems.push_back({"eta", number(eta), "must be positive and finite"});
-  if (!(gamma0 > 0) || !std::isfinite(gamma0)) problems.push_back({"gamma0", number(gamma0), "must be positive and finite"});
+  std::vector<Violation> problems;
+  if (!(eta > 0) || !std::isfinite(eta)) problems.push_back({"eta", format_value(eta), "must be positive and finite"});
+  if (!(gamma0 > 0) || !std::isfinite(gamma0)) problems.push_back({"gamma0", format_value(gamma0), "must be positive and finite"});
   if (T < 1) problems.push_back({"T", std::to_string(T), "at least one step must be recorded"});
-  if (alpha_a != 1.0 && alpha_a != 0.5) problems.push_back({"alpha_a", number(alpha_a), "must be 1 or 0.5 (attention.md §1.1)"});
+  if (alpha_a != 1.0 && alpha_a != 0.5) problems.push_back({"alpha_a", format_value(alpha_a), "must be 1 or 0.5 (attention.md §1.1)"});
   report(problems);
 }
 
@@ -120,6 +109,25 @@ RowMatrix AttentionM0Trajectory::head_mean_A(Index t, Index mu) const {
   return m / double(H);
 }
 
+RowMatrix AttentionM0Trajectory::head_mean_sigma(Index t, Index mu) const {
+  RowMatrix m = sigma(t, mu, 0);
+  for (Index h = 1; h < H; ++h) m += sigma(t, mu, h);
+  return m / double(H);
+}
+
+AttentionM0Trajectory AttentionM0Trajectory::sized(Index T, Index P, Index S, Index H, bool with_se) {
+  AttentionM0Trajectory out;
+  out.T = T;
+  out.P = P;
+  out.S = S;
+  out.H = H;
+  out.Delta.resize(T, P);
+  if (with_se) out.Delta_se.resize(T, P);
+  out.logits.reserve(std::size_t(T * P * H));
+  out.attention.reserve(std::size_t(T * P * H));
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Limit A (attention.md §3.4)
 
@@ -134,7 +142,7 @@ AttentionM0Limit attention_m0_moment_recursion(const SequenceData& data, const A
   data.validate();
   opt.validate();
   if (opt.alpha_a != 1.0)
-    throw InputError("alpha_a", number(opt.alpha_a), "limit A exists only for alpha_A = 1 (attention.md §2)");
+    throw InputError("alpha_a", format_value(opt.alpha_a), "limit A exists only for alpha_A = 1 (attention.md §2)");
   const Index P = data.P, S = data.S, D = data.D, T = opt.T;
   if (C1_initial.rows() != 2 * D || C1_initial.cols() != 2 * D)
     throw InputError("C1", std::to_string(C1_initial.rows()) + "x" + std::to_string(C1_initial.cols()),
@@ -145,14 +153,7 @@ AttentionM0Limit attention_m0_moment_recursion(const SequenceData& data, const A
   const double sqrtD = std::sqrt(double(D)), step = opt.eta * opt.gamma0;  // c_Q = c_K = c_V = c_w = 1
   const Vector pi = pooling_vector(opt.pool, S);
 
-  AttentionM0Limit out;
-  out.T = T;
-  out.P = P;
-  out.S = S;
-  out.H = 1;
-  out.Delta.resize(T, P);
-  out.logits.reserve(std::size_t(T * P));
-  out.attention.reserve(std::size_t(T * P));
+  AttentionM0Limit out = AttentionM0Trajectory::sized(T, P, S, 1);
 
   // Second moments of z = (θ^Q, θ^K, θ^V, w) per coordinate (limit A: identity at t = 0).
   Matrix C1 = C1_initial;  // [θ^Q; θ^K]
@@ -236,11 +237,11 @@ AttentionM0Network::AttentionM0Network(const SequenceData& data, const Attention
     : data_(&data), opt_(opt), N_(N), H_(H) {
   data.validate();
   opt.validate();
-  std::vector<OptionProblem> problems;
+  std::vector<Violation> problems;
   if (N < 1) problems.push_back({"N", std::to_string(N), "the head dimension must be at least 1"});
   if (H < 1) problems.push_back({"H", std::to_string(H), "at least one head is needed"});
   report(problems);
-  X_ = stacked_tokens(data);
+  X_ = data.stacked_tokens();
   pi_ = pooling_vector(opt.pool, data.S);
   for (Index kappa = 0; kappa < H; ++kappa)
     for (Matrix& w : attention_m0_head_weights(N, data.D, kappa, seed)) weights_.push_back(std::move(w));
@@ -336,14 +337,7 @@ void AttentionM0Network::step(const AttentionM0State& st, const Vector& delta) {
 AttentionM0Run train_attention_m0(const SequenceData& data, const AttentionM0Options& opt, Index N, Index H,
                                   std::uint64_t seed) {
   AttentionM0Network net(data, opt, N, H, seed);
-  AttentionM0Run out;
-  out.T = opt.T;
-  out.P = data.P;
-  out.S = data.S;
-  out.H = H;
-  out.Delta.resize(opt.T, data.P);
-  out.logits.reserve(std::size_t(opt.T * data.P * H));
-  out.attention.reserve(std::size_t(opt.T * data.P * H));
+  AttentionM0Run out = AttentionM0Trajectory::sized(opt.T, data.P, data.S, H);
   for (Index t = 0; t < opt.T; ++t) {
     const AttentionM0State st = net.evaluate();
     const Vector delta = data.y - st.f;

@@ -83,8 +83,7 @@ std::vector<RowMatrix> attention_m0_initial_logits(const SequenceData& data, con
 
 RowMatrix attention_m0_token_kernel(const SequenceData& data) {
   data.validate();
-  RowMatrix X(data.P * data.S, data.D);
-  for (Index mu = 0; mu < data.P; ++mu) X.middleRows(mu * data.S, data.S) = data.X[std::size_t(mu)];
+  const RowMatrix X = data.stacked_tokens();
   return X * X.transpose() / double(data.D);
 }
 
@@ -408,22 +407,18 @@ AttentionM0Trajectory attention_m0_limit_b(const SequenceData& data, const Atten
     batch.replica_delta = data.y;
   }
 
-  AttentionM0Trajectory out;
-  out.T = T;
-  out.P = P;
-  out.S = S;
-  out.H = 1;
-  out.Delta.resize(T, P);
-  out.Delta_se.resize(T, P);
-  out.logits.reserve(std::size_t(T * P));
-  out.attention.reserve(std::size_t(T * P));
+  AttentionM0Trajectory out = AttentionM0Trajectory::sized(T, P, S, 1, true);
+  // One kernel (scratch buffers) per batch, built once: batch b is handled by one task at a time.
+  std::vector<PackKernel> kernels;
+  kernels.reserve(std::size_t(hb.B));
+  for (Index b = 0; b < hb.B; ++b) kernels.emplace_back(data, opt, N);
 
   Vector delta = data.y;
   for (Index t = 0; t < T; ++t) {
     // Every head's forward pass under its current state, in the coupled solve and in its replica.
 #pragma omp parallel for schedule(dynamic, 1)
     for (Index b = 0; b < hb.B; ++b) {
-      PackKernel kernel(data, opt, N);
+      PackKernel& kernel = kernels[std::size_t(b)];
       HeadBatch& batch = batches[std::size_t(b)];
       batch.F.assign(std::size_t(P), 0.0);
       batch.F_replica.assign(std::size_t(P), 0.0);
@@ -492,7 +487,7 @@ AttentionM0Trajectory attention_m0_limit_b(const SequenceData& data, const Atten
     // Step every head: the coupled state with the common Δ(t), the replica with its batch's Δ_b(t).
 #pragma omp parallel for schedule(dynamic, 1)
     for (Index b = 0; b < hb.B; ++b) {
-      PackKernel kernel(data, opt, N);
+      PackKernel& kernel = kernels[std::size_t(b)];
       HeadBatch& batch = batches[std::size_t(b)];
       for (HeadPack& h : batch.coupled) kernel.step(h, delta);
       for (HeadPack& h : batch.replica) kernel.step(h, batch.replica_delta);

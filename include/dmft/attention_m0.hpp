@@ -37,6 +37,8 @@ struct SequenceData {
 
   /// Throws InputError unless X holds P finite S×D matrices and y P finite entries (P, S, D ≥ 1).
   void validate() const;
+  /// All tokens stacked, (P·S)×D, row μ·S + a = x_{μa}.
+  RowMatrix stacked_tokens() const;
 };
 
 /// Gaussian sequences: every token x_{μa} ~ N(0, I_D) and every target y_μ ~ N(0, 1), independent,
@@ -87,6 +89,12 @@ struct AttentionM0Trajectory {
   }
   /// The head average (1/H) Σ_κ A^κ(t, μ): what limit A's deterministic A(t, μ) describes.
   RowMatrix head_mean_A(Index t, Index mu) const;
+  /// The head average (1/H) Σ_κ σ^κ(t, μ).
+  RowMatrix head_mean_sigma(Index t, Index mu) const;
+
+  /// An empty trajectory of T steps, P sequences of S tokens and H heads: Δ (and, with
+  /// `with_se`, its standard error) sized T×P, room for T·P·H logit and attention matrices.
+  static AttentionM0Trajectory sized(Index T, Index P, Index S, Index H, bool with_se = false);
 };
 using AttentionM0Limit = AttentionM0Trajectory;  // the recursion's result (H = 1)
 using AttentionM0Run = AttentionM0Trajectory;    // a finite network's result

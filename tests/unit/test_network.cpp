@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <cmath>
+#include <utility>
 
 #include "dmft/finite_width.hpp"
 #include "dmft/network.hpp"
@@ -53,6 +54,23 @@ MlpNetwork trained(const NetworkSpec& spec, const Dataset& data, int steps) {
 }
 
 /// −η γ0² N ∂𝓛/∂θ for every entry of tensor k, by central differences (the weights are restored).
+/// A network trained 3 steps, its weights, a copy stepped once with the residuals of its own
+/// forward pass, and its step size η γ0² N.
+struct OneStep {
+  MlpNetwork net;
+  std::vector<Matrix> before;
+  MlpNetwork stepped;
+  double lr;
+};
+OneStep one_step(const NetworkSpec& spec, const Dataset& data) {
+  MlpNetwork net = trained(spec, data, 3);
+  std::vector<Matrix> before = net.weights();
+  const NetworkState s = net.evaluate();
+  MlpNetwork stepped = net;
+  stepped.step(s, data.y - s.f);
+  return {std::move(net), std::move(before), std::move(stepped), spec.eta * spec.gamma0 * spec.gamma0 * double(spec.width)};
+}
+
 Matrix gradient_step(MlpNetwork& net, std::size_t k, double lr) {
   Matrix& w = net.weights()[k];
   Matrix step(w.rows(), w.cols());
@@ -78,12 +96,11 @@ TEST_CASE("T1: the closed-form updates equal -eta gamma0^2 N times the gradient 
                                   frozen_input_resnet_spec(Readout::ntk)}) {
     CAPTURE(spec.branch);
     CAPTURE(spec.train_input_layer);
-    MlpNetwork net = trained(spec, data, 3);
-    const std::vector<Matrix> before = net.weights();
-    const NetworkState s = net.evaluate();
-    MlpNetwork stepped = net;
-    stepped.step(s, data.y - s.f);
-    const double lr = spec.eta * spec.gamma0 * spec.gamma0 * double(spec.width);
+    OneStep one = one_step(spec, data);
+    MlpNetwork& net = one.net;
+    const std::vector<Matrix>& before = one.before;
+    MlpNetwork& stepped = one.stepped;
+    const double lr = one.lr;
     double worst = 0, scale = 0, input_gradient = 0;
     for (std::size_t k = 0; k < before.size(); ++k) {
       const Matrix steps = gradient_step(net, k, lr);
@@ -213,12 +230,11 @@ TEST_CASE("the decoupled-backward ResNet: the readout and the last block step al
     CHECK((a.g[3] - b.g[3]).norm() == 0.0);      // the readout is not decoupled
     CHECK((a.g[0] - b.g[0]).norm() > 0.05 * a.g[0].norm());
 
-    MlpNetwork net = trained(spec, data, 3);
-    const std::vector<Matrix> before = net.weights();
-    const NetworkState s = net.evaluate();
-    MlpNetwork stepped = net;
-    stepped.step(s, data.y - s.f);
-    const double lr = spec.eta * spec.gamma0 * spec.gamma0 * double(spec.width);
+    OneStep one = one_step(spec, data);
+    MlpNetwork& net = one.net;
+    const std::vector<Matrix>& before = one.before;
+    MlpNetwork& stepped = one.stepped;
+    const double lr = one.lr;
     const std::size_t L = std::size_t(spec.depth);
     for (std::size_t k = spec.train_input_layer ? 0 : 1; k <= L; ++k) {
       CAPTURE(k);
