@@ -15,15 +15,6 @@ namespace {
 // Stream "layer" ids of the sequence generator (purpose data): tokens, targets.
 constexpr std::uint64_t kTokenStream = 100, kTargetStream = 101;
 
-/// Throws one InputError naming the first violation and listing the others.
-void report(const std::vector<Violation>& problems) {
-  if (problems.empty()) return;
-  std::string rule = problems[0].rule;
-  for (std::size_t i = 1; i < problems.size(); ++i)
-    rule += "; also " + problems[i].option + " = " + problems[i].value + ": " + problems[i].rule;
-  throw InputError(problems[0].option, problems[0].value, rule);
-}
-
 }  // namespace
 
 RowMatrix SequenceData::stacked_tokens() const {
@@ -54,7 +45,7 @@ void SequenceData::validate() const {
     }
   }
   if (y.size() == P && !y.allFinite()) problems.push_back({"y", "non-finite", "targets must be finite"});
-  report(problems);
+  throw_violations(problems);
 }
 
 SequenceData make_gaussian_sequences(Index P, Index S, Index D, std::uint64_t seed) {
@@ -81,7 +72,11 @@ void AttentionM0Options::validate() const {
   if (!(gamma0 > 0) || !std::isfinite(gamma0)) problems.push_back({"gamma0", format_value(gamma0), "must be positive and finite"});
   if (T < 1) problems.push_back({"T", std::to_string(T), "at least one step must be recorded"});
   if (alpha_a != 1.0 && alpha_a != 0.5) problems.push_back({"alpha_a", format_value(alpha_a), "must be 1 or 0.5 (attention.md §1.1)"});
-  report(problems);
+  const std::pair<const char*, double> multipliers[] = {{"lr-q", lr_q}, {"lr-k", lr_k}, {"lr-v", lr_v}, {"lr-w", lr_w}};
+  for (const auto& [name, value] : multipliers)
+    if (!(value >= 0) || !std::isfinite(value))
+      problems.push_back({name, format_value(value), "a learning-rate multiplier must be finite and >= 0 (0 freezes the matrix)"});
+  throw_violations(problems);
 }
 
 Vector pooling_vector(AttentionM0Options::Pool pool, Index S) {
@@ -150,7 +145,7 @@ AttentionM0Limit attention_m0_moment_recursion(const SequenceData& data, const A
   if (C2_initial.rows() != D + 1 || C2_initial.cols() != D + 1)
     throw InputError("C2", std::to_string(C2_initial.rows()) + "x" + std::to_string(C2_initial.cols()),
                      "must be (D+1) x (D+1) = " + std::to_string(D + 1) + "x" + std::to_string(D + 1));
-  const double sqrtD = std::sqrt(double(D)), step = opt.eta * opt.gamma0;  // c_Q = c_K = c_V = c_w = 1
+  const double sqrtD = std::sqrt(double(D)), step = opt.eta * opt.gamma0;  // α_A = 1: c_θ = λ_θ (§1.5)
   const Vector pi = pooling_vector(opt.pool, S);
 
   AttentionM0Limit out = AttentionM0Trajectory::sized(T, P, S, 1);
@@ -193,11 +188,11 @@ AttentionM0Limit attention_m0_moment_recursion(const SequenceData& data, const A
     B /= double(P) * double(D);
     b /= double(P) * sqrtD;
     Matrix T1 = Matrix::Identity(2 * D, 2 * D);
-    T1.block(0, D, D, D) = step * B;              // θ^Q += c_Q η γ0 B θ^K
-    T1.block(D, 0, D, D) = step * B.transpose();  // θ^K += c_K η γ0 Bᵀ θ^Q
+    T1.block(0, D, D, D) = opt.lr_q * step * B;              // θ^Q += c_Q η γ0 B θ^K
+    T1.block(D, 0, D, D) = opt.lr_k * step * B.transpose();  // θ^K += c_K η γ0 Bᵀ θ^Q
     Matrix T2 = Matrix::Identity(D + 1, D + 1);
-    T2.block(0, D, D, 1) = step * b;              // θ^V += c_V η γ0 b w
-    T2.block(D, 0, 1, D) = step * b.transpose();  // w += c_w η γ0 b·θ^V
+    T2.block(0, D, D, 1) = opt.lr_v * step * b;              // θ^V += c_V η γ0 b w
+    T2.block(D, 0, 1, D) = opt.lr_w * step * b.transpose();  // w += c_w η γ0 b·θ^V
     C1 = (T1 * C1 * T1.transpose()).eval();
     C2 = (T2 * C2 * T2.transpose()).eval();
   }
@@ -213,7 +208,7 @@ Matrix attention_m0_limit_a_ntk0(const SequenceData& data, const AttentionM0Opti
   const RowMatrix sigma0 = masked_softmax(RowMatrix::Zero(S, S), opt.causal_mask);  // A(0) = 0
   Matrix pooled(P, D);  // row μ: s_μᵀ X_μ, the pooled token of the uniform attention
   for (Index mu = 0; mu < P; ++mu) pooled.row(mu) = (sigma0.transpose() * pi).transpose() * data.X[std::size_t(mu)];
-  return 2.0 * pooled * pooled.transpose() / double(D);  // (c_w + c_V) s_μᵀ X_μ X_νᵀ s_ν / D
+  return (opt.lr_w + opt.lr_v) * pooled * pooled.transpose() / double(D);  // (c_w + c_V) s_μᵀ X_μ X_νᵀ s_ν / D
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -240,7 +235,7 @@ AttentionM0Network::AttentionM0Network(const SequenceData& data, const Attention
   std::vector<Violation> problems;
   if (N < 1) problems.push_back({"N", std::to_string(N), "the head dimension must be at least 1"});
   if (H < 1) problems.push_back({"H", std::to_string(H), "at least one head is needed"});
-  report(problems);
+  throw_violations(problems);
   X_ = data.stacked_tokens();
   pi_ = pooling_vector(opt.pool, data.S);
   for (Index kappa = 0; kappa < H; ++kappa)
@@ -250,8 +245,10 @@ AttentionM0Network::AttentionM0Network(const SequenceData& data, const Attention
 }
 
 double AttentionM0Network::multiplier(int tensor) const {
-  // §1.5: c_Q = c_K = N^{2α_A − 2} (1 for α_A = 1, 1/N for α_A = 1/2), c_V = c_w = 1.
-  return tensor < 2 ? std::pow(double(N_), 2.0 * opt_.alpha_a - 2.0) : 1.0;
+  // §1.5: c_Q = c_K = N^{2α_A − 2} (1 for α_A = 1, 1/N for α_A = 1/2), c_V = c_w = 1, each
+  // times the user's multiplier λ_θ.
+  const double lambda[] = {opt_.lr_q, opt_.lr_k, opt_.lr_v, opt_.lr_w};
+  return lambda[tensor] * (tensor < 2 ? std::pow(double(N_), 2.0 * opt_.alpha_a - 2.0) : 1.0);
 }
 
 std::pair<Matrix, Matrix> AttentionM0Network::moments(Index head) const {

@@ -172,7 +172,7 @@ class PackKernel {
         logit_scale_(std::pow(double(N), 1.0 - opt.alpha_a) / double(data.D)),
         // Key/query step c_Q η γ0 N^{1−α_A}, c_Q = c_K = N^{2α_A−2} (§1.5, (H6)); value/readout η γ0.
         qk_step_(std::pow(double(N), 2.0 * opt.alpha_a - 2.0) * opt.eta * opt.gamma0 * std::pow(double(N), 1.0 - opt.alpha_a)),
-        v_step_(opt.eta * opt.gamma0), pi_(pooling_vector(opt.pool, data.S)),
+        v_step_(opt.eta * opt.gamma0), lr_{opt.lr_q, opt.lr_k, opt.lr_v, opt.lr_w}, pi_(pooling_vector(opt.pool, data.S)),
         Sig_(lanes(D_ * D_)), m_(lanes(D_)), XS_(lanes(S_ * D_)), e_(lanes(S_)), s_(lanes(S_)), se_(lanes(S_)),
         DX_(lanes(S_ * D_)), Dm_(lanes(S_ * S_)), T1_(lanes(4 * D_ * D_)), M1_(lanes(4 * D_ * D_)),
         T2_(lanes((D_ + 1) * (D_ + 1))), M2_(lanes((D_ + 1) * (D_ + 1))), A_(P_ * S_ * S_ * kLanes),
@@ -302,16 +302,16 @@ class PackKernel {
         for (Index mu = 0; mu < P; ++mu)
           for (Index r = 0; r < L; ++r) acc[r] += delta[mu] * h.Z[((mu * D + l) * D + j) * L + r];
         for (Index r = 0; r < L; ++r) {
-          T1_[(l * 2 * D + D + j) * L + r] = B_scale * acc[r];  // θ^Q_i += c_Q η γ0 N^{1−α_A} B θ^K_i
-          T1_[((D + j) * 2 * D + l) * L + r] = B_scale * acc[r];  // θ^K_i += c_K η γ0 N^{1−α_A} Bᵀ θ^Q_i
+          T1_[(l * 2 * D + D + j) * L + r] = lr_[0] * B_scale * acc[r];  // θ^Q_i += c_Q η γ0 N^{1−α_A} B θ^K_i
+          T1_[((D + j) * 2 * D + l) * L + r] = lr_[1] * B_scale * acc[r];  // θ^K_i += c_K η γ0 N^{1−α_A} Bᵀ θ^Q_i
         }
       }
       double acc[kLanes] = {};
       for (Index mu = 0; mu < P; ++mu)
         for (Index r = 0; r < L; ++r) acc[r] += delta[mu] * h.p[(mu * D + l) * L + r];
       for (Index r = 0; r < L; ++r) {
-        T2_[(l * (D + 1) + D) * L + r] = b_scale * acc[r];  // θ^V_i += c_V η γ0 b w_i
-        T2_[(D * (D + 1) + l) * L + r] = b_scale * acc[r];  // w_i += c_w η γ0 b·θ^V_i
+        T2_[(l * (D + 1) + D) * L + r] = lr_[2] * b_scale * acc[r];  // θ^V_i += c_V η γ0 b w_i
+        T2_[(D * (D + 1) + l) * L + r] = lr_[3] * b_scale * acc[r];  // w_i += c_w η γ0 b·θ^V_i
       }
     }
     congruence(T1_, h.C1, M1_, 2 * D);
@@ -347,6 +347,7 @@ class PackKernel {
   bool causal_;
   Index P_, S_, D_;
   double sqrtD_, logit_scale_, qk_step_, v_step_;
+  double lr_[4];  // λ_Q, λ_K, λ_V, λ_w (§1.5 multipliers on top of c_θ)
   Vector pi_;
   std::vector<double> Sig_, m_, XS_, e_, s_, se_, DX_, Dm_, T1_, M1_, T2_, M2_;
   Eigen::ArrayXd A_, sig_;

@@ -53,7 +53,8 @@ void validate_problem(const ProblemParameters& p, Rules& r) {
   r.one_of("responses", p.responses, {"full", "gia"});
   r.positive("beta0", p.beta0);
   r.at_least("branch-depth", p.branch_depth, 0);
-  r.one_of("dataset", p.dataset, {"synthetic", "ds1"});
+  r.one_of("dataset", p.dataset, {"synthetic", "ds1", "sequences"});
+  r.at_least("S", p.S, 1);
   r.one_of("target", p.target, {"teacher", "linear", "halves"});
   r.at_least("P", p.P, 1);
   r.at_least("D", p.D, 1);
@@ -70,6 +71,7 @@ std::vector<Violation> validate(const SolveParameters& p) {
   Rules r(v);
   validate_problem(p, r);
   r.one_of("error-update", p.error_update, {"exact", "ntk"});
+  r.one_of("limit", p.limit, {"a", "b"});
   r.one_of("response-estimator", p.response_estimator, {"random-probe", "exact-tangent", "stein"});
   if (!(p.stein_jitter == 0 || (p.stein_jitter > 0 && p.stein_jitter <= 0.01)))
     v.push_back({"stein-jitter", show(p.stein_jitter), "must be 0 (automatic: min(0.01, 10/mc-samples)) or in (0, 0.01]"});
@@ -98,9 +100,18 @@ std::vector<Violation> validate(const TrainParameters& p) {
   r.at_least("seeds", p.seeds, 1);
   r.at_least("seed", p.seed, 0);
   r.one_of("readout", p.readout, {"mean-field", "ntk"});
+  r.one_of("width-axis", p.width_axis, {"head-dim", "heads"});
   r.one_of("seed-kernels", p.seed_kernels, {"keep", "mean"});
   r.run_settings(p.threads, p.max_memory_gb, p.output);
   return v;
+}
+
+void throw_violations(const std::vector<Violation>& problems) {
+  if (problems.empty()) return;
+  std::string rule = problems[0].rule;
+  for (std::size_t i = 1; i < problems.size(); ++i)
+    rule += "; also " + problems[i].option + " = " + problems[i].value + ": " + problems[i].rule;
+  throw InputError(problems[0].option, problems[0].value, rule);
 }
 
 std::vector<long long> parse_widths(const std::string& text) {

@@ -21,6 +21,8 @@
 //
 // The project's Dataset has no token axis yet, so sequence data has its own small struct here.
 #include <array>
+#include <map>
+#include <string>
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -58,9 +60,13 @@ struct AttentionM0Options {
   bool causal_mask = false;
   /// Readout pooling π: mean (π_a = 1/S) or last token (π = e_S).
   Pool pool = Pool::mean;
+  /// Learning-rate multipliers λ_θ ≥ 0 of the M0 matrices on top of §1.5's c_θ:
+  /// c_Q = λ_Q N^{2α_A−2}, c_K = λ_K N^{2α_A−2}, c_V = λ_V, c_w = λ_w (limit A: N^{2α_A−2} = 1).
+  /// 0 freezes that matrix.
+  double lr_q = 1.0, lr_k = 1.0, lr_v = 1.0, lr_w = 1.0;
 
   /// Throws InputError naming the option, its value and the rule (η > 0, γ0 > 0, T ≥ 1,
-  /// α_A ∈ {1, 1/2}), all violations in one message.
+  /// α_A ∈ {1, 1/2}, multipliers ≥ 0 and finite), all violations in one message.
   void validate() const;
 };
 
@@ -82,6 +88,12 @@ struct AttentionM0Trajectory {
   Vector loss;                       // T: (1/P) Σ_μ Δ(t, μ)² (README convention; starts at mean(y²))
   std::vector<RowMatrix> logits;     // T·P·H matrices S×S
   std::vector<RowMatrix> attention;  // T·P·H matrices S×S, rows sum to 1
+  /// Optional: the effective NTK K(t) (P×P) per step, in the README's normalisation
+  /// Δ(t+1) ≈ Δ(t) − (η/P) K(t) Δ(t), i.e. K = γ0² M Σ_θ c_θ ∂f/∂θ ∂f/∂θᵀ for a finite network.
+  std::vector<Matrix> ntk;
+  /// Optional two-time arrays by name ("Phi_h", "Phi_o", "G_u", "G_Q", "G_K", "G_V", "R_h", ...),
+  /// each (T·P·S)×(T·P·S) row-major with index (t·P + μ)·S + a (theory README).
+  std::map<std::string, RowMatrix> two_time;
 
   const RowMatrix& A(Index t, Index mu, Index head = 0) const { return logits[std::size_t((t * P + mu) * H + head)]; }
   const RowMatrix& sigma(Index t, Index mu, Index head = 0) const {
