@@ -14,31 +14,11 @@ namespace {
 // Stream "layer" id of the Gaussian-logit law's D×D matrices Z (purpose source).
 constexpr std::uint64_t kGaussianLogitStream = 7100;
 
-/// The fixed partition of n heads into B = min(n, kAttentionHeadBatches) contiguous batches.
-struct HeadBatches {
-  Index n, B;
-  explicit HeadBatches(Index heads) : n(heads), B(std::min(heads, kAttentionHeadBatches)) {}
-  Index begin(Index b) const { return b * n / B; }
-  Index end(Index b) const { return (b + 1) * n / B; }
-  Index size(Index b) const { return end(b) - begin(b); }
-};
-
 void check_sampling(Index N, Index head_samples) {
   if (N < 1) throw InputError("N", std::to_string(N), "the head dimension must be at least 1");
   if (head_samples < 2)
     throw InputError("head_samples", std::to_string(head_samples),
                      "at least 2 heads are needed (the standard error comes from batch means)");
-}
-
-/// The batch-means standard error of a weighted mean: with batch means m_b of n_b heads and the
-/// total mean m = Σ n_b m_b / n, se² = B/(B − 1) Σ_b (n_b/n)² (m_b − m)².
-double batch_se(const HeadBatches& hb, const std::vector<double>& means, double total) {
-  double ss = 0;
-  for (Index b = 0; b < hb.B; ++b) {
-    const double w = double(hb.size(b)) / double(hb.n);
-    ss += w * w * (means[std::size_t(b)] - total) * (means[std::size_t(b)] - total);
-  }
-  return std::sqrt(ss * double(hb.B) / double(hb.B - 1));
 }
 
 /// N⁻¹ W^{Qᵀ} W^K (D×D) of head κ: its key/query moment Σ, so that A_μ = N^{1−α_A} X_μ Σ X_μᵀ / D.
@@ -68,6 +48,15 @@ std::vector<RowMatrix> head_logits(const SequenceData& data, const AttentionM0Op
 }
 
 }  // namespace
+
+double batch_se(const HeadBatches& hb, const std::vector<double>& means, double total) {
+  double ss = 0;
+  for (Index b = 0; b < hb.B; ++b) {
+    const double w = double(hb.size(b)) / double(hb.n);
+    ss += w * w * (means[std::size_t(b)] - total) * (means[std::size_t(b)] - total);
+  }
+  return std::sqrt(ss * double(hb.B) / double(hb.B - 1));
+}
 
 // ---------------------------------------------------------------------------------------------
 // t = 0 head statistics (attention.md §3.6, §4.1)
@@ -321,6 +310,41 @@ class PackKernel {
   const Eigen::ArrayXd& logits() const { return A_; }
   const Eigen::ArrayXd& attention() const { return sig_; }
 
+ /// Adds the effective NTK of every used lane of `h` (after forward()) to K (P×P): per head
+  /// (§3.4, with the head's own moments and factors Z_μ = X_μᵀ D_μ X_μ, p_μ = X_μᵀ s_μ),
+  ///   K_μν = [λ_w p_μᵀ C2[V,V] p_ν + λ_V C2[w,w] p_μᵀ p_ν] / D
+  ///        + [λ_Q tr(Z_ν C1[K,K] Z_μᵀ) + λ_K tr(Z_νᵀ C1[Q,Q] Z_μ)] / D²,
+  /// the readout term c_w⟨ō ō⟩, the value term c_V Σ G^V∘K^x (g^v = s w) and the key/query terms
+  /// c_X Σ G^X∘K^x (g^q = N^{1−α_A} D k: N^{2−2α_A} times c_Q = λ_Q N^{2α_A−2} leaves λ_Q).
+  void add_ntk(const HeadPack& h, Matrix& K) const {
+    const Index P = P_, D = D_, L = kLanes;
+    for (Index r = 0; r < h.used; ++r) {
+      Matrix CQQ(D, D), CKK(D, D), CVV(D, D);
+      for (Index l = 0; l < D; ++l)
+        for (Index j = 0; j < D; ++j) {
+          CQQ(l, j) = h.C1[(l * 2 * D + j) * L + r];
+          CKK(l, j) = h.C1[((D + l) * 2 * D + D + j) * L + r];
+          CVV(l, j) = h.C2[(l * (D + 1) + j) * L + r];
+        }
+      const double Cww = h.C2[(D * (D + 1) + D) * L + r];
+      Matrix p(D, P);
+      std::vector<Matrix> Z(static_cast<std::size_t>(P), Matrix(D, D));
+      for (Index mu = 0; mu < P; ++mu)
+        for (Index l = 0; l < D; ++l) {
+          p(l, mu) = h.p[(mu * D + l) * L + r];
+          for (Index j = 0; j < D; ++j) Z[std::size_t(mu)](l, j) = h.Z[((mu * D + l) * D + j) * L + r];
+        }
+      K += (lr_[3] * p.transpose() * CVV * p + lr_[2] * Cww * p.transpose() * p) / double(D);
+      for (Index mu = 0; mu < P; ++mu)
+        for (Index nu = 0; nu < P; ++nu) {
+          const Matrix& Zm = Z[std::size_t(mu)];
+          const Matrix& Zn = Z[std::size_t(nu)];
+          K(mu, nu) += (lr_[0] * (Zn * CKK * Zm.transpose()).trace() + lr_[1] * (Zn.transpose() * CQQ * Zm).trace()) /
+                       (double(D) * double(D));
+        }
+    }
+  }
+
  private:
   static std::vector<double> lanes(Index size) { return std::vector<double>(static_cast<std::size_t>(size * kLanes)); }
 
@@ -387,12 +411,13 @@ struct HeadBatch {
   std::vector<double> F, F_replica, F0, F0_replica;  // P: Σ_κ F_κ(μ) now and at t = 0
   Eigen::ArrayXd A, sigma;                           // P·S²: Σ_κ A^κ, Σ_κ σ^κ of the coupled solve
   Vector replica_delta;                              // P: the replica's Δ_b(t)
+  Matrix K, K_replica;                               // P×P: Σ_κ K_κ(t) of the coupled solve and of the replica
 };
 
 }  // namespace
 
 AttentionM0Trajectory attention_m0_limit_b(const SequenceData& data, const AttentionM0Options& opt, Index N,
-                                           Index head_samples, std::uint64_t seed) {
+                                           Index head_samples, std::uint64_t seed, ErrorUpdate update) {
   data.validate();
   opt.validate();
   check_sampling(N, head_samples);
@@ -425,10 +450,13 @@ AttentionM0Trajectory attention_m0_limit_b(const SequenceData& data, const Atten
       batch.F_replica.assign(std::size_t(P), 0.0);
       batch.A = Eigen::ArrayXd::Zero(P * S * S);
       batch.sigma = Eigen::ArrayXd::Zero(P * S * S);
+      batch.K = Matrix::Zero(P, P);
+      batch.K_replica = Matrix::Zero(P, P);
       std::vector<double> F(static_cast<std::size_t>(P * kLanes));
       for (std::size_t k = 0; k < batch.coupled.size(); ++k) {
         const Index used = batch.coupled[k].used;
         kernel.forward(batch.coupled[k], F.data());
+        kernel.add_ntk(batch.coupled[k], batch.K);
         for (Index mu = 0; mu < P; ++mu)
           for (Index r = 0; r < used; ++r) batch.F[std::size_t(mu)] += F[std::size_t(mu * kLanes + r)];
         for (Index i = 0; i < P * S * S; ++i)
@@ -437,6 +465,7 @@ AttentionM0Trajectory attention_m0_limit_b(const SequenceData& data, const Atten
             batch.sigma[i] += kernel.attention()[i * kLanes + r];
           }
         kernel.forward(batch.replica[k], F.data());
+        kernel.add_ntk(batch.replica[k], batch.K_replica);
         for (Index mu = 0; mu < P; ++mu)
           for (Index r = 0; r < used; ++r) batch.F_replica[std::size_t(mu)] += F[std::size_t(mu * kLanes + r)];
       }
@@ -448,20 +477,24 @@ AttentionM0Trajectory attention_m0_limit_b(const SequenceData& data, const Atten
 
     // Exact output (§3.4): f = γ0⁻¹ (⟨F⟩_head − ⟨F⟩_head at t = 0), Δ = y − f, for all heads
     // together (reduced over batches in their order) and for every batch's replica alone.
+    // In ntk mode Δ(t) was set by the Euler step of the previous t (Δ(0) = y).
     Vector f = Vector::Zero(P);
+    Matrix K = Matrix::Zero(P, P);
     Eigen::ArrayXd A_sum = Eigen::ArrayXd::Zero(P * S * S), sigma_sum = Eigen::ArrayXd::Zero(P * S * S);
     for (Index b = 0; b < hb.B; ++b) {
       HeadBatch& batch = batches[std::size_t(b)];
-      for (Index mu = 0; mu < P; ++mu) {
-        f[mu] += batch.F[std::size_t(mu)] - batch.F0[std::size_t(mu)];
-        batch.replica_delta[mu] = data.y[mu] - (batch.F_replica[std::size_t(mu)] - batch.F0_replica[std::size_t(mu)]) /
-                                                   (opt.gamma0 * double(hb.size(b)));
-      }
+      if (update == ErrorUpdate::exact)
+        for (Index mu = 0; mu < P; ++mu)
+          batch.replica_delta[mu] = data.y[mu] - (batch.F_replica[std::size_t(mu)] - batch.F0_replica[std::size_t(mu)]) /
+                                                     (opt.gamma0 * double(hb.size(b)));
+      for (Index mu = 0; mu < P; ++mu) f[mu] += batch.F[std::size_t(mu)] - batch.F0[std::size_t(mu)];
+      K += batch.K;
       A_sum += batch.A;
       sigma_sum += batch.sigma;
     }
-    delta = data.y - f / (opt.gamma0 * double(n));
+    if (update == ErrorUpdate::exact) delta = data.y - f / (opt.gamma0 * double(n));
     out.Delta.row(t) = delta.transpose();
+    out.ntk.push_back(K / double(n));
     // Standard error: the replicas are B independent limit-B solves with n_b ≈ n/B heads each, whose
     // Monte Carlo variance is B times that of n heads (the error is O(n^{−1/2})), so
     // se² = Var_b(Δ_b)/B, with the batch sizes as weights (batch_se).
@@ -492,6 +525,13 @@ AttentionM0Trajectory attention_m0_limit_b(const SequenceData& data, const Atten
       HeadBatch& batch = batches[std::size_t(b)];
       for (HeadPack& h : batch.coupled) kernel.step(h, delta);
       for (HeadPack& h : batch.replica) kernel.step(h, batch.replica_delta);
+    }
+    if (update == ErrorUpdate::ntk) {  // Δ(t+1) = Δ(t) − (η/P) K(t) Δ(t), each replica with its own K_b
+      delta -= (opt.eta / double(P)) * out.ntk.back() * delta;
+      for (Index b = 0; b < hb.B; ++b) {
+        HeadBatch& batch = batches[std::size_t(b)];
+        batch.replica_delta -= (opt.eta / double(P)) * (batch.K_replica / double(hb.size(b))) * batch.replica_delta;
+      }
     }
   }
   out.loss = loss_curve(out.Delta);

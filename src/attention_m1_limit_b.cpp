@@ -31,15 +31,6 @@ constexpr std::uint64_t kHeadStream = 7300;
 // Step of the central differences of M1HeadResponse::finite_difference (ω is O(1)).
 constexpr double kFiniteDifferenceStep = 1e-5;
 
-/// The fixed partition of n heads into B = min(n, kAttentionHeadBatches) contiguous batches.
-struct HeadBatches {
-  Index n, B;
-  explicit HeadBatches(Index heads) : n(heads), B(std::min(heads, kAttentionHeadBatches)) {}
-  Index begin(Index b) const { return b * n / B; }
-  Index end(Index b) const { return (b + 1) * n / B; }
-  Index size(Index b) const { return end(b) - begin(b); }
-};
-
 /// Settings and data of a solve.
 struct Setup {
   Index T, P, S, D, N, ps, tps, tp;
@@ -489,16 +480,6 @@ struct HeadBatch {
   HeadSums sums, replica_sums;
   HeadBatch(const Setup& su, const Vector& y, Index nd) : site(su, y), scratch(su, nd), sums(su), replica_sums(su) {}
 };
-
-/// The batch-means standard error of a weighted mean (attention_m0_limit_b.hpp).
-double batch_se(const HeadBatches& hb, const std::vector<double>& means, double total) {
-  double ss = 0;
-  for (Index b = 0; b < hb.B; ++b) {
-    const double w = double(hb.size(b)) / double(hb.n);
-    ss += w * w * (means[std::size_t(b)] - total) * (means[std::size_t(b)] - total);
-  }
-  return std::sqrt(ss * double(hb.B) / double(hb.B - 1));
-}
 
 /// The full R^o ((T·P·S)², Σ over heads, not yet divided by n_h) of the coupled solve: every head of
 /// batch b replayed under the final order parameters with a tangent per (i, s, ν, b).

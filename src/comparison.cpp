@@ -3,6 +3,7 @@
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <tuple>
 #include <stdexcept>
 
 #include "dmft/errors.hpp"
@@ -23,6 +24,11 @@ std::vector<std::string> incompatibilities(const SolutionResults& dmft, const Fi
   std::vector<std::string> out;
   const Dataset& a = dmft.data;
   const Dataset& b = finite.data;
+  if (a.S != b.S) {
+    out.push_back("the data sets differ (DMFT: " + a.source + ", S = " + std::to_string(a.S) + " tokens per sequence; finite: " +
+                  b.source + ", S = " + std::to_string(b.S) + "); train with --like DMFT.h5 to use the solution's data");
+    return out;
+  }
   if (a.P() != b.P() || a.D() != b.D() || (a.X - b.X).cwiseAbs().maxCoeff() > 1e-12 * (1 + a.X.cwiseAbs().maxCoeff()) ||
       (a.y - b.y).cwiseAbs().maxCoeff() > 1e-12 * (1 + a.y.cwiseAbs().maxCoeff()))
     out.push_back("the data sets differ (DMFT: " + a.source + ", P = " + std::to_string(a.P()) +
@@ -48,6 +54,11 @@ std::vector<std::string> incompatibilities(const SolutionResults& dmft, const Fi
                                            : "the finite network has residual branches, the DMFT's none") + ")");
   if (residual(dmft_model))
     for (const char* name : {"beta0", "branch-depth", "train-input-layer"}) names.push_back(name);
+  if ((dmft_model == "attention") != (finite_model == "attention"))
+    out.push_back("--model differs: DMFT file has " + dmft_model + ", finite-width file has " + finite_model);
+  if (dmft_model == "attention")
+    for (const char* name : {"block", "alpha-a", "pool", "causal-mask", "rho", "beta0", "lr-e", "lr-q", "lr-k", "lr-v", "lr-o", "lr-w"})
+      names.push_back(name);
   for (const auto& name : names) {
     const std::string x = dmft.parameters.count(name) ? dmft.parameters.at(name) : "?";
     const std::string y = finite.parameters.count(name) ? finite.parameters.at(name) : "?";
@@ -79,10 +90,29 @@ void add_loss_metrics(std::vector<ComparisonRow>& rows, long long N, long long s
 }
 
 /// Metrics of one network (or the seed mean) against the DMFT.
+/// rms over the last row of x − reference (attention: the docs' rms error at the last step).
+double rms_final(const RowMatrix& x, const RowMatrix& reference) {
+  const Index t = x.rows() - 1;
+  return std::sqrt((x.row(t) - reference.row(t)).squaredNorm() / double(x.cols()));
+}
+
+/// Attention: residuals, head-mean logits and the two-time arrays with token indices.
+void compare_attention(std::vector<ComparisonRow>& rows, long long N, long long seed, const KernelSet& net,
+                       const KernelSet& ref) {
+  add_metrics(rows, N, seed, 0, "Delta", net.Delta, ref.Delta);
+  rows.push_back({N, seed, 0, "Delta", "rms_final", rms_final(net.Delta, ref.Delta)});
+  add_metrics(rows, N, seed, 0, "A", net.logits, ref.logits);
+  rows.push_back({N, seed, 0, "A", "rms_final", rms_final(net.logits, ref.logits)});
+  for (const auto& [name, K] : net.token_kernels)
+    if (const auto it = ref.token_kernels.find(name); it != ref.token_kernels.end())
+      add_metrics(rows, N, seed, 0, name, K, it->second);
+}
+
 void compare_one(std::vector<ComparisonRow>& rows, long long N, long long seed, const KernelSet& net,
                  const KernelSet& ref) {
   add_loss_metrics(rows, N, seed, net.loss, ref.loss);
-  add_metrics(rows, N, seed, 0, "ntk", net.ntk, ref.ntk);
+  if (net.ntk.size() && ref.ntk.size()) add_metrics(rows, N, seed, 0, "ntk", net.ntk, ref.ntk);
+  if (net.logits.size() && ref.logits.size()) compare_attention(rows, N, seed, net, ref);
   for (const char* q : {"Phi", "G"}) {
     const auto& mine = std::string(q) == "Phi" ? net.Phi : net.G;
     const auto& theirs = std::string(q) == "Phi" ? ref.Phi : ref.G;
@@ -116,13 +146,15 @@ Comparison compare(const SolutionResults& dmft, const FiniteWidthResults& finite
   // per-seed kernels were not stored, the seed-mean error is fitted instead (it has no error bars;
   // relative weights of 10% are used and the error bar comes from the scatter alone).
   // One pass over the table: the rel_frobenius values of each (quantity, layer), per width.
-  std::map<std::pair<std::string, int>, std::map<long long, std::vector<double>>> per_seed, seed_mean;
+  std::map<std::tuple<std::string, int, std::string>, std::map<long long, std::vector<double>>> per_seed, seed_mean;
   for (const auto& r : c.rows)
-    if (r.metric == "rel_frobenius") (r.seed >= 0 ? per_seed : seed_mean)[{r.quantity, r.layer}][r.width].push_back(r.value);
+    if (r.metric == "rel_frobenius" || r.metric == "rms_final")
+      (r.seed >= 0 ? per_seed : seed_mean)[{r.quantity, r.layer, r.metric}][r.width].push_back(r.value);
   for (const auto& [key, by_width] : seed_mean) {
     RateFit f;
-    f.quantity = key.first;
-    f.layer = key.second;
+    f.quantity = std::get<0>(key);
+    f.layer = std::get<1>(key);
+    f.metric = std::get<2>(key);
     const auto it = per_seed.find(key);
     f.data = it != per_seed.end() ? "per-seed" : "seed-mean";
     for (const auto& w : finite.widths) {
@@ -170,8 +202,11 @@ void write_comparison(const std::string& path, const Comparison& c, const std::s
     h5::write_int_array(gt, "width", width, "row", "network width N");
     h5::write_int_array(gt, "seed", seed, "row", "network seed; -1: the seed-mean network");
     h5::write_int_array(gt, "layer", layer, "row", "hidden layer (1..L); 0: loss/ntk, or the mean over layers");
-    h5::write_string_array(gt, "quantity", quantity, "row", "loss | ntk | Phi | G");
-    h5::write_string_array(gt, "metric", metric, "row", "rel_frobenius | alignment | max_abs | max_rel");
+    h5::write_string_array(gt, "quantity", quantity, "row",
+                           "loss | ntk | Phi | G; attention: Delta | A (head-mean logits) | Phi_h | Phi_o | G_u | ...");
+    h5::write_string_array(gt, "metric", metric, "row",
+                           "rel_frobenius | alignment | max_abs | max_rel | rms_final (attention: rms over mu (and a, b) of the "
+                           "difference at t = T-1, absolute)");
     h5::write_array(gt, "value", value, "row", "the metric (dimensionless)");
 
     H5::Group gf = h5::create_group(root, "fits");
@@ -179,11 +214,12 @@ void write_comparison(const std::string& path, const Comparison& c, const std::s
                    "rel_frobenius ~ c * N^(-a), weighted least squares (Ceres) on the mean over seeds of the per-seed "
                    "error with its standard error as weight; a_se, c_se from the fit covariance, inflated by "
                    "sqrt(chi2_dof) when > 1");
-    std::vector<std::string> q, data;
+    std::vector<std::string> q, data, metric_of_fit;
     std::vector<long long> l, ok;
     std::vector<double> a, a_se, cc, c_se, chi2;
     for (const auto& fit : c.fits) {
       q.push_back(fit.quantity);
+      metric_of_fit.push_back(fit.metric);
       l.push_back(fit.layer);
       data.push_back(fit.data);
       ok.push_back(fit.fit.ok);
@@ -194,6 +230,7 @@ void write_comparison(const std::string& path, const Comparison& c, const std::s
       chi2.push_back(fit.fit.chi2_dof);
     }
     h5::write_string_array(gf, "quantity", q, "fit");
+    h5::write_string_array(gf, "metric", metric_of_fit, "fit", "rel_frobenius | rms_final: the error that was fitted");
     h5::write_int_array(gf, "layer", l, "fit", "as in /table");
     h5::write_string_array(gf, "data", data, "fit", "per-seed | seed-mean: which errors were fitted");
     h5::write_int_array(gf, "ok", ok, "fit", "1 if the fit succeeded");

@@ -1,7 +1,9 @@
 #include "dmft/data.hpp"
 
+#include <algorithm>
 #include <cmath>
 
+#include "dmft/attention_m0.hpp"
 #include "dmft/errors.hpp"
 #include "dmft/h5_util.hpp"
 #include "dmft/rng.hpp"
@@ -24,11 +26,14 @@ std::string to_string(SyntheticTarget t) {
   return "?";
 }
 
-Dataset make_dataset(RowMatrix X, Vector y, std::string source) {
-  if (X.rows() != y.size())
+Dataset make_dataset(RowMatrix X, Vector y, std::string source, Index S) {
+  if (S < 0) throw InputError("--data", source, "the number of tokens per sequence must be >= 1");
+  if (X.rows() != y.size() * std::max<Index>(S, 1))
     throw InputError("--data", source,
-                     "X has " + std::to_string(X.rows()) + " rows but y has " +
-                         std::to_string(y.size()) + " entries (they must match: one target per example)");
+                     S > 0 ? "X holds " + std::to_string(X.rows()) + " tokens but y has " + std::to_string(y.size()) +
+                                 " targets of sequences of S = " + std::to_string(S) + " tokens (one target per sequence)"
+                           : "X has " + std::to_string(X.rows()) + " rows but y has " + std::to_string(y.size()) +
+                                 " entries (they must match: one target per example)");
   if (X.rows() < 1 || X.cols() < 1) throw InputError("--data", source, "X must have at least one row and one column");
   for (Index i = 0; i < X.size(); ++i)
     if (!std::isfinite(X.data()[i]))
@@ -40,7 +45,27 @@ Dataset make_dataset(RowMatrix X, Vector y, std::string source) {
   d.X = std::move(X);
   d.y = std::move(y);
   d.source = std::move(source);
+  d.S = S;
   return d;
+}
+
+Dataset make_synthetic_sequences(Index P, Index S, Index D, std::uint64_t seed) {
+  const SequenceData seq = make_gaussian_sequences(P, S, D, seed);
+  return make_dataset(seq.stacked_tokens(), seq.y, "sequences", S);
+}
+
+SequenceData to_sequences(const Dataset& data) {
+  if (!data.sequences())
+    throw InputError("--data", data.source,
+                     "the attention models need token sequences (X of shape P×S×D in the file, or --dataset sequences)");
+  SequenceData seq;
+  seq.P = data.P();
+  seq.S = data.S;
+  seq.D = data.D();
+  for (Index mu = 0; mu < seq.P; ++mu) seq.X.push_back(data.X.middleRows(mu * seq.S, seq.S));
+  seq.y = data.y;
+  seq.validate();
+  return seq;
 }
 
 Dataset make_synthetic(Index P, Index D, std::uint64_t seed, SyntheticTarget target) {
@@ -99,12 +124,18 @@ Dataset load_dataset(const std::string& path) {
   } catch (const H5::Exception&) {
     throw InputError("--data", path, "X and y must be numeric datasets");
   }
-  if (xs.size() != 2) throw InputError("--data", path, "X must be 2-D (P×D), found rank " + std::to_string(xs.size()));
+  if (xs.size() != 2 && xs.size() != 3)
+    throw InputError("--data", path, "X must be 2-D (P×D) or, for token sequences, 3-D (P×S×D); found rank " + std::to_string(xs.size()));
   if (ys.size() != 1 && !(ys.size() == 2 && ys[1] == 1))
     throw InputError("--data", path, "y must be 1-D (P), found rank " + std::to_string(ys.size()));
-  RowMatrix X = Eigen::Map<RowMatrix>(x.data(), Index(xs[0]), Index(xs[1]));
+  const Index S = xs.size() == 3 ? Index(xs[1]) : 0, D = Index(xs.back());
+  if (xs.size() == 3 && (S < 1 || D < 1)) throw InputError("--data", path, "X (P×S×D) must have S >= 1 and D >= 1");
+  if (xs.size() == 3 && xs[0] != ys[0])
+    throw InputError("--data", path, "X holds " + std::to_string(xs[0]) + " sequences but y has " + std::to_string(ys[0]) +
+                                         " targets (one target per sequence)");
+  RowMatrix X = Eigen::Map<RowMatrix>(x.data(), Index(x.size()) / std::max<Index>(D, 1), D);
   Vector y = Eigen::Map<Vector>(yv.data(), Index(ys[0]));
-  return make_dataset(std::move(X), std::move(y), path);
+  return make_dataset(std::move(X), std::move(y), path, S);
 }
 
 }  // namespace dmft

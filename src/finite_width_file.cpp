@@ -71,9 +71,32 @@ void write_file(const std::string& tmp, const TrainParameters& params, const std
     write_over_seeds(gw, "loss", losses, {T}, "t",
                      "mean squared residual (1/P) sum_mu Delta(t,mu)^2 (twice the objective), f centred", true);
     write_over_seeds(gw, "Delta", collect(&NetworkRun::Delta), {T, P}, "t,mu", "residuals y - (f(t) - f(0))", true);
-    write_over_seeds(gw, "ntk", collect(&NetworkRun::ntk), {T, P, P}, "t,mu,nu",
-                     "NTK G1*Kx + sum G^{l+1}*Phi^l + Phi^L at equal times (= gamma0^2 N J J^T); ResNets: a^2 on "
-                     "the sum, no G1*Kx with a frozen input layer", true);
+    const NetworkRun& first = w.runs.front();
+    if (first.ntk.size())  // finite M0 attention networks do not record it
+      write_over_seeds(gw, "ntk", collect(&NetworkRun::ntk), {T, P, P}, "t,mu,nu",
+                       data.sequences()
+                           ? "effective NTK K(t) = gamma0^2 M sum_theta c_theta df/dtheta df/dtheta^T (attention.md 3.2)"
+                           : "NTK G1*Kx + sum G^{l+1}*Phi^l + Phi^L at equal times (= gamma0^2 N J J^T); ResNets: a^2 on "
+                             "the sum, no G1*Kx with a frozen input layer", true);
+    if (first.logits.size()) {
+      const hsize_t S = hsize_t(data.S);
+      write_over_seeds(gw, "logits", collect(&NetworkRun::logits), {T, P, S, S}, "t,mu,a,b",
+                       "attention logits A(t,mu)_ab = N^{-alpha_A} q_a.k_b, averaged over the heads", true);
+      if (keep) {  // every head's logits (head collapse, attention.md 4.6), per seed
+        std::vector<const double*> slices;
+        for (const auto& r : w.runs) slices.push_back(r.logits_heads.data());
+        h5::write_slices(gw, "logits_heads", slices, {T, P, hsize_t(first.heads), S, S}, "seed,t,mu,head,a,b",
+                         "attention logits A^head(t,mu)_ab of every head, one per seed");
+      }
+      H5::Group gk = h5::create_group(gw, "kernels");
+      for (const auto& [name, K] : first.token_kernels) {
+        std::vector<const RowMatrix*> per_seed;
+        for (const auto& r : w.runs) per_seed.push_back(&r.token_kernels.at(name));
+        write_over_seeds(gk, name, per_seed, {T, P, S, T, P, S}, "t,mu,a,s,nu,b",
+                         "two-time array " + name + " of the finite network (attention.md 3.2 table, M^-1 sums)", keep);
+      }
+    }
+    if (first.mean_abs_h.size() == 0) continue;  // attention: no coordinate check, no layers
     write_over_seeds(gw, "mean_abs_h", collect(&NetworkRun::mean_abs_h), {T, L}, "t,layer",
                      "coordinate check: mean over neurons and inputs of |h^l(t)|", true);
     write_over_seeds(gw, "mean_abs_dh", collect(&NetworkRun::mean_abs_dh), {T, L}, "t,layer",
@@ -161,15 +184,34 @@ FiniteWidthResults read_finite_width(const std::string& path) {
     w.N = N;
     const Index K = seeds;
     const auto loss = read_per_seed(f, base + "/loss", K, T, 1);
-    const auto ntk = read_per_seed(f, base + "/ntk", K, T, P * P);
+    const auto delta = read_per_seed(f, base + "/Delta", K, T, P);
     w.seeds.resize(std::size_t(K));
     for (Index k = 0; k < K; ++k) {
       w.seeds[std::size_t(k)].loss = loss[std::size_t(k)].col(0);
-      w.seeds[std::size_t(k)].ntk = ntk[std::size_t(k)];
+      w.seeds[std::size_t(k)].Delta = delta[std::size_t(k)];
     }
     w.mean.loss = read_matrix(f, base + "/loss_mean", T, 1).col(0);
-    w.mean.ntk = read_matrix(f, base + "/ntk_mean", T, P * P);
-    if (r.kernels) {
+    w.mean.Delta = read_matrix(f, base + "/Delta_mean", T, P);
+    if (h5::has_object(f, base + "/ntk")) {
+      const auto ntk = read_per_seed(f, base + "/ntk", K, T, P * P);
+      for (Index k = 0; k < K; ++k) w.seeds[std::size_t(k)].ntk = ntk[std::size_t(k)];
+      w.mean.ntk = read_matrix(f, base + "/ntk_mean", T, P * P);
+    }
+    if (r.data.sequences()) {  // attention networks
+      const Index S = r.data.S, nt = T * P * S;
+      const auto logits = read_per_seed(f, base + "/logits", K, T, P * S * S);
+      for (Index k = 0; k < K; ++k) w.seeds[std::size_t(k)].logits = logits[std::size_t(k)];
+      w.mean.logits = read_matrix(f, base + "/logits_mean", T, P * S * S);
+      for (const std::string name : {"Phi_h", "Phi_o", "G_u", "G_Q", "G_K", "G_V"}) {
+        const std::string path_k = base + "/kernels/" + name;
+        if (!h5::has_object(f, path_k + "_mean")) continue;
+        w.mean.token_kernels[name] = read_matrix(f, path_k + "_mean", nt, nt);
+        if (!h5::has_object(f, path_k)) continue;
+        const auto per_seed = read_per_seed(f, path_k, K, nt, nt);
+        for (Index k = 0; k < K; ++k) w.seeds[std::size_t(k)].token_kernels[name] = per_seed[std::size_t(k)];
+      }
+    }
+    if (r.kernels && !r.data.sequences()) {
       for (int l = 1; l <= r.depth; ++l) {
         const std::string gl = base + "/layers/" + std::to_string(l);
         w.mean.Phi.push_back(read_matrix(f, gl + "/Phi_mean", n, n));
@@ -198,7 +240,17 @@ SolutionResults read_solution(const std::string& path) {
   r.T = std::stoll(r.parameters.at("T"));
   const Index T = r.T, P = r.data.P(), n = T * P;
   r.kernels.loss = read_matrix(f, "/solution/loss", T, 1).col(0);
-  r.kernels.ntk = read_matrix(f, "/solution/ntk", T, P * P);
+  r.kernels.Delta = read_matrix(f, "/solution/Delta", T, P);
+  if (h5::has_object(f, "/solution/ntk")) r.kernels.ntk = read_matrix(f, "/solution/ntk", T, P * P);
+  if (r.data.sequences()) {  // an attention solution (attention_file.cpp)
+    const Index S = r.data.S, nt = T * P * S;
+    r.kernels.logits = read_matrix(f, "/solution/attention/logits", T, P * S * S);
+    for (const std::string name : {"Phi_h", "Phi_o", "G_u", "G_Q", "G_K", "G_V"})
+      if (h5::has_object(f, "/solution/kernels/" + name))
+        r.kernels.token_kernels[name] = read_matrix(f, "/solution/kernels/" + name, nt, nt);
+    r.depth = 1;
+    return r;
+  }
   for (int l = 1; h5::has_object(f, "/solution/layers/" + std::to_string(l)); ++l) {
     const std::string gl = "/solution/layers/" + std::to_string(l);
     r.kernels.Phi.push_back(read_matrix(f, gl + "/Phi", n, n));

@@ -23,9 +23,16 @@ void write_data_group(H5::Group& root, const Dataset& data) {
   const hsize_t P = hsize_t(data.P());
   H5::Group gd = h5::create_group(root, "data");
   h5::write_attr(gd, "source", data.source);
+  const RowMatrix Kx = data.Kx;
+  if (data.sequences()) {
+    const hsize_t S = hsize_t(data.S);
+    h5::write_array(gd, "X", data.X.data(), {P, S, hsize_t(data.D())}, "mu,a,d", "token x_{mu a}: sequence mu, token a");
+    h5::write_array(gd, "y", data.y.data(), {P}, "mu", "targets, one per sequence");
+    h5::write_array(gd, "Kx", Kx.data(), {P, S, P, S}, "mu,a,nu,b", "token kernel K^x(mu a, nu b) = x_{mu a}.x_{nu b} / D");
+    return;
+  }
   h5::write_array(gd, "X", data.X.data(), {P, hsize_t(data.D())}, "mu,d", "inputs, one row per example");
   h5::write_array(gd, "y", data.y.data(), {P}, "mu", "targets");
-  const RowMatrix Kx = data.Kx;
   h5::write_array(gd, "Kx", Kx.data(), {P, P}, "mu,nu", "input Gram matrix X Xᵀ / D");
 }
 
@@ -33,12 +40,13 @@ Dataset read_data_group(const H5::H5File& f, const std::string& path) {
   std::vector<hsize_t> sx, sy;
   const std::vector<double> x = h5::read_array(f, "/data/X", sx);
   const std::vector<double> y = h5::read_array(f, "/data/y", sy);
-  if (sx.size() != 2 || sy.size() != 1 || sx[0] != sy[0])
+  if ((sx.size() != 2 && sx.size() != 3) || sy.size() != 1 || sx[0] != sy[0])
     throw std::runtime_error(path + ": /data/X and /data/y have inconsistent shapes");
-  RowMatrix X = Eigen::Map<const RowMatrix>(x.data(), Index(sx[0]), Index(sx[1]));
+  const Index S = sx.size() == 3 ? Index(sx[1]) : 0, D = Index(sx.back());
+  RowMatrix X = Eigen::Map<const RowMatrix>(x.data(), Index(x.size()) / D, D);
   Vector yv = Eigen::Map<const Vector>(y.data(), Index(sy[0]));
   const std::string source = h5::read_string_attr(f.openGroup("/data"), "source");
-  return make_dataset(std::move(X), std::move(yv), source);
+  return make_dataset(std::move(X), std::move(yv), source, S);
 }
 
 void write_atomically(const std::string& path, const std::function<void(const std::string&)>& write) {

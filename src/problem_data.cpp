@@ -5,6 +5,7 @@ namespace dmft {
 Dataset dataset_for(const ProblemParameters& p) {
   if (!p.data.empty()) return load_dataset(p.data);
   if (p.dataset == "ds1") return make_ds1();
+  if (p.dataset == "sequences") return make_synthetic_sequences(p.P, p.S, p.D, std::uint64_t(p.data_seed));
   return make_synthetic(p.P, p.D, std::uint64_t(p.data_seed), synthetic_target_from_name(p.target));
 }
 
@@ -43,7 +44,9 @@ std::vector<Violation> data_option_conflicts(const ProblemParameters& p, bool P_
 
 std::vector<Violation> too_large_for_memory(const ProblemParameters& p, double limit_bytes) {
   if (!p.data.empty() || limit_bytes <= 0) return {};
-  const double P = p.dataset == "ds1" ? 8.0 : double(p.P), n = P * double(p.T);
+  // Sequence data: the two-time arrays carry token indices, (T·P·S)².
+  const double P = p.dataset == "ds1" ? 8.0 : double(p.P) * (p.dataset == "sequences" ? double(p.S) : 1.0),
+               n = P * double(p.T);
   if (8.0 * n * n <= limit_bytes) return {};
   return {{"T", std::to_string(p.T),
            "P·T = " + std::to_string((long long)n) + ": one (P·T)² kernel alone needs " +

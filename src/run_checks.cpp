@@ -1,5 +1,6 @@
 #include "dmft/run_checks.hpp"
 
+#include "dmft/attention_model.hpp"
 #include "dmft/depth_limit.hpp"
 #include "dmft/errors.hpp"
 #include "dmft/finite_width.hpp"
@@ -41,6 +42,12 @@ std::vector<Violation> residual_option_violations(const ProblemParameters& p) {
 
 std::vector<Violation> solve_violations(const SolveParameters& p, bool P_given, bool D_given) {
   std::vector<Violation> bad = validate(p);
+  if (is_attention_model(p.model)) {  // its own rules (models/attention)
+    for (auto& v : attention_solve_violations(p)) bad.push_back(v);
+    for (auto& v : data_option_conflicts(p, P_given, D_given)) bad.push_back(v);
+    return bad;
+  }
+  for (auto& v : attention_option_misuse(p)) bad.push_back(v);
   try {
     for (auto& v : make_model(p.model)->validate(p)) bad.push_back(v);
   } catch (const InputError& e) {
@@ -73,6 +80,12 @@ std::vector<Violation> solve_violations(const SolveParameters& p, bool P_given, 
 
 std::vector<Violation> train_violations(const TrainParameters& p, bool P_given, bool D_given) {
   std::vector<Violation> bad = validate(p);
+  if (is_attention_model(p.model)) {
+    for (auto& v : attention_train_violations(p)) bad.push_back(v);
+    for (auto& v : data_option_conflicts(p, P_given, D_given)) bad.push_back(v);
+    return bad;
+  }
+  for (auto& v : attention_option_misuse(p)) bad.push_back(v);
   if (p.depth == kInfiniteDepth) bad.push_back({"depth", "inf", "a finite network has a finite depth (dmft train needs --depth >= 1)"});
   else for (auto& v : network_violations(p)) bad.push_back(v);
   for (auto& v : residual_option_violations(p)) bad.push_back(v);

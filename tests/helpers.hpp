@@ -50,6 +50,28 @@ inline MeanSe mean_se(const std::vector<double>& x) {
   return r;
 }
 
+/// A log-log slope with its standard error.
+struct Slope {
+  double value, se;
+};
+/// Least-squares slope of log(y) on log(x) over several independent points, with its standard
+/// error from the points' relative standard errors (delta method).
+inline Slope fitted_log_slope(const std::vector<double>& x, const std::vector<MeanSe>& y) {
+  const std::size_t n = x.size();
+  double xbar = 0;
+  for (double v : x) xbar += std::log(v) / double(n);
+  double sxx = 0;
+  for (double v : x) sxx += (std::log(v) - xbar) * (std::log(v) - xbar);
+  Slope s{0, 0};
+  for (std::size_t k = 0; k < n; ++k) {
+    const double w = (std::log(x[k]) - xbar) / sxx;
+    s.value += w * std::log(y[k].mean);
+    s.se += w * w * (y[k].se / y[k].mean) * (y[k].se / y[k].mean);
+  }
+  s.se = std::sqrt(s.se);
+  return s;
+}
+
 /// Solves the same problem with seeds first..first+count−1 (independent Monte Carlo replicas).
 inline std::vector<Solution> replicas(const Model& model, Problem p, std::uint64_t first, int count,
                                       const SolverOptions& o) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "dmft/parameter_text.hpp"
+#include "dmft/data.hpp"
 #include "dmft/parameters.hpp"
 
 namespace dmft::cli {
@@ -72,6 +73,13 @@ std::vector<std::string> expand_config(const std::vector<std::string>& args);
 
 void add_solve(CLI::App& app, SolveCommand& cmd);
 int run_solve(const SolveCommand& cmd, const std::string& command_line);
+
+/// `dmft solve` / `dmft train` of the attention model (cli_attention.cpp), after the option checks,
+/// on the problem's data (token sequences).
+int run_attention_solve(SolveParameters p, const Dataset& data, bool dry_run, const std::string& command_line);
+int run_attention_train(TrainParameters p, const Dataset& data, bool dry_run, const std::string& command_line);
+/// Refuses token sequences for the models that read one input vector per example.
+std::vector<Violation> sequence_data_misuse(const std::string& model, const Dataset& data);
 
 void add_info(CLI::App& app);
 int run_info();

@@ -12,7 +12,7 @@ namespace dmft::cli {
 namespace {
 
 std::string layer_label(const std::string& q, int layer) {
-  if (q == "loss" || q == "ntk") return "-";
+  if (q != "Phi" && q != "G") return "-";
   return layer == 0 ? "mean" : std::to_string(layer);
 }
 
@@ -25,6 +25,7 @@ void print_table(const Comparison& c) {
   std::printf("%-5s %-5s %7s  %-22s %-14s %-10s %s\n", "qty", "layer", "N", "per-seed rel. error", "seed-mean err",
               "alignment", "loss max_rel");
   for (const auto& fit : c.fits) {
+    if (fit.metric != "rel_frobenius") continue;
     for (std::size_t i = 0; i < fit.widths.size(); ++i) {
       const long long N = (long long)fit.widths[i];
       char per[64] = "(not stored)";
@@ -36,14 +37,27 @@ void print_table(const Comparison& c) {
                   mean_net[{fit.quantity, fit.layer, N, "alignment"}], extra);
     }
   }
-  std::printf("\nfitted rates, relative error ≈ c·N^(−a) (%s errors):\n", c.fits.empty() ? "" : c.fits.front().data.c_str());
+  bool attention = false;
+  for (const auto& fit : c.fits)
+    if (fit.metric == "rms_final") attention = true;
+  if (attention) {  // the docs' measure (attention.md 4.3-4.5): absolute rms error at the last step
+    std::printf("\nrms error at the last step (attention.md 4.3-4.5), mean over seeds ± s.e. / seed-mean network:\n");
+    for (const auto& fit : c.fits) {
+      if (fit.metric != "rms_final") continue;
+      for (std::size_t i = 0; i < fit.widths.size(); ++i)
+        std::printf("  %-5s N %7lld  %.4g ± %.2g  /  %.4g\n", fit.quantity.c_str(), (long long)fit.widths[i], fit.error[i],
+                    fit.error_se[i], mean_net[{fit.quantity, fit.layer, (long long)fit.widths[i], "rms_final"}]);
+    }
+  }
+  std::printf("\nfitted rates, error ≈ c·N^(−a) (%s errors):\n", c.fits.empty() ? "" : c.fits.front().data.c_str());
   for (const auto& fit : c.fits) {
+    const std::string label = fit.metric == "rms_final" ? fit.quantity + " (rms at T-1)" : fit.quantity;
     if (fit.fit.ok)
-      std::printf("  %-5s layer %-5s a = %.3f ± %.3f, c = %.3g ± %.2g, chi2/dof = %.2f\n", fit.quantity.c_str(),
+      std::printf("  %-5s layer %-5s a = %.3f ± %.3f, c = %.3g ± %.2g, chi2/dof = %.2f\n", label.c_str(),
                   layer_label(fit.quantity, fit.layer).c_str(), fit.fit.a, fit.fit.a_se, fit.fit.c, fit.fit.c_se,
                   fit.fit.chi2_dof);
     else
-      std::printf("  %-5s layer %-5s no fit: %s\n", fit.quantity.c_str(), layer_label(fit.quantity, fit.layer).c_str(),
+      std::printf("  %-5s layer %-5s no fit: %s\n", label.c_str(), layer_label(fit.quantity, fit.layer).c_str(),
                   fit.fit.message.c_str());
   }
 }

@@ -1,6 +1,7 @@
 #include <iostream>
 
 #include "cli.hpp"
+#include "dmft/attention_model.hpp"
 #include "dmft/provenance.hpp"
 #include "dmft/registry.hpp"
 
@@ -15,6 +16,7 @@ int run_info() {
             << build::ceres_version << ", CLI11 " << build::cli11_version << "\n"
             << "models:\n";
   for (const auto& name : registered_models()) std::cout << "  " << name << ": " << make_model(name)->description() << "\n";
+  std::cout << "  " << kAttentionModel << ": " << attention_model_description() << "\n";
   return 0;
 }
 

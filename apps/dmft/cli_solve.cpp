@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.hpp"
+#include "dmft/attention_model.hpp"
 #include "dmft/config_file.hpp"
 #include "dmft/depth_limit.hpp"
 #include "dmft/depth_limit_file.hpp"
@@ -69,11 +70,13 @@ int run_solve(const SolveCommand& cmd, const std::string& command_line) {
   // Fail before the work, not after it: the output must be writable.
   for (auto& v : check_writable("output", p.output)) bad.push_back(v);
   if (!bad.empty()) return report_errors(bad);
+  if (is_attention_model(p.model)) return run_attention_solve(p, dataset_for(p), cmd.dry_run, command_line);
   const std::unique_ptr<Model> model = make_model(p.model);
 
   const double limit = memory_limit_bytes(p.max_memory_gb);
   if (const auto v = too_large_for_memory(p, limit); !v.empty()) return report_errors(v);
   const Dataset data = dataset_for(p);
+  if (const auto v = sequence_data_misuse(p.model, data); !v.empty()) return report_errors(v);
   {  // the data set decides P and D (--data or ds1); recorded as they are
     p.P = data.P();
     p.D = data.D();

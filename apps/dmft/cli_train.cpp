@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "cli.hpp"
+#include "dmft/attention_model.hpp"
 #include "dmft/errors.hpp"
 #include "dmft/finite_width_file.hpp"
 #include "dmft/memory_estimate.hpp"
@@ -97,10 +98,13 @@ int run_train(const TrainCommand& cmd, const std::string& command_line) {
   for (auto& v : check_writable("output", p.output)) bad.push_back(v);
   if (!bad.empty()) return report_errors(bad);
   const double limit = memory_limit_bytes(p.max_memory_gb);
-  if (const auto v = too_large_for_memory(p, limit); !v.empty()) return report_errors(v);
+  if (const auto v = too_large_for_memory(p, limit); !v.empty() && !is_attention_model(p.model)) return report_errors(v);
   if (!have_data) data = dataset_for(p);
   p.P = data.P();  // the data set decides P and D (--data, ds1 or --like); recorded as they are
   p.D = data.D();
+  if (data.sequences()) p.S = data.S;
+  if (is_attention_model(p.model)) return run_attention_train(p, data, cmd.dry_run, command_line);
+  if (const auto v = sequence_data_misuse(p.model, data); !v.empty()) return report_errors(v);
   const std::vector<long long> widths = parse_widths(p.widths);
   const Readout readout = p.readout == "ntk" ? Readout::ntk : Readout::mean_field;
   const bool kernels = !p.coord_check;

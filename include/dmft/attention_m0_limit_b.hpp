@@ -10,15 +10,31 @@
 // Monte Carlo errors come from batch means over a fixed partition of the sampled heads into
 // min(n_h, kAttentionHeadBatches) contiguous batches (batch b holds heads ⌊b·n_h/B⌋ … ⌊(b+1)·n_h/B⌋ − 1);
 // batches are reduced in their order, so every result is the same for any number of OpenMP threads.
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
 #include "dmft/attention_m0.hpp"
+#include "dmft/model.hpp"
 
 namespace dmft {
 
 /// Number of head batches of the batch-means standard errors (fewer if there are fewer heads).
 inline constexpr Index kAttentionHeadBatches = 40;
+
+/// The fixed partition of n sampled heads into B = min(n, kAttentionHeadBatches) contiguous
+/// batches: batch b holds heads ⌊b·n/B⌋ … ⌊(b+1)·n/B⌋ − 1 (shared by limit B of M0 and M1).
+struct HeadBatches {
+  Index n, B;
+  explicit HeadBatches(Index heads) : n(heads), B(std::min(heads, kAttentionHeadBatches)) {}
+  Index begin(Index b) const { return b * n / B; }
+  Index end(Index b) const { return (b + 1) * n / B; }
+  Index size(Index b) const { return end(b) - begin(b); }
+};
+
+/// The batch-means standard error of a weighted mean: with batch means m_b of n_b heads and the
+/// total mean m = Σ n_b m_b / n, se² = B/(B − 1) Σ_b (n_b/n)² (m_b − m)².
+double batch_se(const HeadBatches& batches, const std::vector<double>& means, double total);
 
 /// A head average ⟨F⟩_head of a matrix-valued head statistic F with its Monte Carlo error.
 struct HeadAverage {
@@ -106,7 +122,12 @@ RowMatrix attention_m0_phi_o0_uniform(const SequenceData& data, const AttentionM
 /// naive batch means) leaves that out and, on the §4.5 settings at t = 99, overstates the error
 /// about 4× (training corrects earlier errors); the replica estimate matches the spread of
 /// independent solves (a validation test).
+///
+/// `update` = ntk: Δ(0) = y, Δ(t+1) = Δ(t) − (η/P) K(t) Δ(t) with the head average K(t) of every
+/// head's NTK (PackKernel::add_ntk in the source: the readout, value and key/query terms of §3.4
+/// from the head's own moments), each replica with its own batch's K_b. Either way `ntk` holds K(t).
 AttentionM0Trajectory attention_m0_limit_b(const SequenceData& data, const AttentionM0Options& opt, Index N,
-                                           Index head_samples, std::uint64_t seed);
+                                           Index head_samples, std::uint64_t seed,
+                                           ErrorUpdate update = ErrorUpdate::exact);
 
 }  // namespace dmft

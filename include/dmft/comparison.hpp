@@ -22,6 +22,7 @@ struct ComparisonRow {
 struct RateFit {
   std::string quantity;
   int layer = 0;
+  std::string metric = "rel_frobenius";  // or rms_final (attention: absolute rms error at the last step)
   std::string data;  // "per-seed" (mean over seeds with its standard error) or "seed-mean"
   std::vector<double> widths, error, error_se;
   PowerLawFit fit;

@@ -4,6 +4,8 @@
 // NTK and the fields φ(h^l(t)), g^l(t); afterwards the two-time kernels Φ^l_N = FᵀF/N and G^l_N.
 #include <atomic>
 #include <functional>
+#include <map>
+#include <string>
 #include <vector>
 
 #include "dmft/network.hpp"
@@ -26,6 +28,11 @@ struct NetworkRun {
   RowMatrix mean_abs_h;          // T×L: mean over neurons and inputs of |h^l(t)|
   RowMatrix mean_abs_dh;         // T×L: mean of |h^l(t) − h^l(0)| (the feature update)
   std::vector<TwoTime> Phi, G;   // per layer, (T·P)×(T·P); empty when kernels are not measured
+  // Attention networks (theory attention.md): no layers, no coordinate check (those stay empty).
+  RowMatrix logits;              // T×(P·S·S): head-mean logits A(t, μ)_ab, row t, index (μ·S + a)·S + b
+  RowMatrix logits_heads;        // T×(P·H·S·S): every head's logits, index ((μ·H + κ)·S + a)·S + b
+  Index heads = 1;               // H of logits_heads
+  std::map<std::string, TwoTime> token_kernels;  // by name, (T·P·S)², index (t·P + μ)·S + a
 };
 
 struct TrainOptions {

@@ -18,8 +18,10 @@ sys.dont_write_bytecode = True  # leave no __pycache__ in the source tree
 import dmft_files as df  # noqa: E402  (selects the Agg backend)
 import matplotlib.pyplot as plt  # noqa: E402
 
-QUANTITIES = ("loss", "ntk", "Phi", "G")
-LABELS = {"loss": "loss", "ntk": "NTK", "Phi": "Φ", "G": "G"}
+QUANTITIES = ("loss", "ntk", "Phi", "G", "Delta", "A")
+LABELS = {"loss": "loss", "ntk": "NTK", "Phi": "Φ", "G": "G", "Delta": "Δ", "A": "attention logits A"}
+YLABELS = {"rel_frobenius": "relative Frobenius error", "alignment": "1 − alignment",
+           "rms_final": "rms error at the last step t = T − 1"}
 
 
 def read_columns(f, group, names):
@@ -28,16 +30,21 @@ def read_columns(f, group, names):
 
 
 def series_label(quantity, layer):
-    if quantity in ("loss", "ntk"):
-        return LABELS[quantity]
+    if quantity not in ("Phi", "G"):  # not per layer (attention: Delta, A, Phi_h, ...)
+        return LABELS.get(quantity, quantity)
     return f"{LABELS[quantity]} " + ("(layer mean)" if layer == 0 else f"layer {layer}")
+
+
+def model_name(f):
+    return df.text(f.attrs.get("model", b""))
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("comparison", metavar="COMPARISON.h5", help="output of `dmft compare`")
-    ap.add_argument("--metric", choices=["rel_frobenius", "alignment"], default="rel_frobenius",
-                    help="relative Frobenius error, or alignment (plotted as 1 − alignment) (default: %(default)s)")
+    ap.add_argument("--metric", choices=["rel_frobenius", "alignment", "rms_final"], default="rel_frobenius",
+                    help="relative Frobenius error, alignment (plotted as 1 − alignment), or (attention) the absolute "
+                         "rms error at the last step, the measure of attention.md 4.3-4.5 (default: %(default)s)")
     ap.add_argument("--per-layer", action="store_true", help="also one series per layer for Phi and G")
     ap.add_argument("-o", "--output", default="convergence.png", help="figure to write, .png or .pdf (default: %(default)s)")
     args = ap.parse_args()
@@ -45,17 +52,20 @@ def main():
     f = df.open_checked(args.comparison, df.COMPARISON)
     tab = read_columns(f, "table", ("width", "seed", "layer", "quantity", "metric", "value"))
     fits = read_columns(f, "fits", ("quantity", "layer", "data", "ok", "a", "a_se", "c")) if "fits" in f else None
+    if fits is not None:  # files before the attention model fitted rel_frobenius only
+        fits["metric"] = (read_columns(f, "fits", ("metric",))["metric"] if "fits/metric" in f
+                          else np.array(["rel_frobenius"] * len(fits["quantity"])))
 
     rows = (tab["metric"] == args.metric) & (tab["seed"] >= 0)
     if not rows.any():
         raise df.DataError(f"{args.comparison}: no per-seed rows with metric {args.metric}")
     series = sorted({(q, int(l)) for q, l in zip(tab["quantity"][rows], tab["layer"][rows])
-                     if args.per_layer or l == 0 or q in ("loss", "ntk")},
+                     if args.per_layer or l == 0 or q not in ("Phi", "G")},
                     key=lambda s: (QUANTITIES.index(s[0]) if s[0] in QUANTITIES else 9, s[1]))
 
     fig, ax = plt.subplots(figsize=(6.8, 5), layout="constrained")
     colours = plt.cm.tab10.colors
-    draw_fits = args.metric == "rel_frobenius" and fits is not None
+    draw_fits = args.metric in ("rel_frobenius", "rms_final") and fits is not None
     allN, ally, handles = [], [], []
     for i, (q, layer) in enumerate(series):
         colour = colours[i % len(colours)]
@@ -77,7 +87,7 @@ def main():
         ally += list(mean[mean > 0])
 
         if draw_fits:
-            k = np.flatnonzero((fits["quantity"] == q) & (fits["layer"] == layer)
+            k = np.flatnonzero((fits["quantity"] == q) & (fits["layer"] == layer) & (fits["metric"] == args.metric)
                                & (fits["data"] == "per-seed") & (fits["ok"] == 1))
             if len(k):
                 a, a_se, c = fits["a"][k[0]], fits["a_se"][k[0]], fits["c"][k[0]]
@@ -87,7 +97,7 @@ def main():
 
     if allN:  # reference slope through the geometric centre of the points: errors ~ N^(-1/2),
         # so 1 - alignment (quadratic in the error for small errors) ~ N^(-1)
-        slope, tex = (0.5, "-1/2") if args.metric == "rel_frobenius" else (1.0, "-1")
+        slope, tex = (1.0, "-1") if args.metric == "alignment" else (0.5, "-1/2")
         N0, y0 = np.exp(np.mean(np.log(allN))), np.exp(np.mean(np.log(ally)))
         n = np.geomspace(min(allN), max(allN), 50)
         handles += ax.plot(n, y0 * (n / N0) ** -slope, ":", color="grey", lw=1.5, label=f"$\\propto N^{{{tex}}}$")
@@ -96,8 +106,8 @@ def main():
     ticks = np.unique(tab["width"][rows])
     ax.set_xticks(ticks, [str(t) for t in ticks])
     ax.set_xticks([], minor=True)
-    ax.set_xlabel("width N")
-    ax.set_ylabel("relative Frobenius error" if args.metric == "rel_frobenius" else "1 − alignment")
+    ax.set_xlabel("width N" if model_name(f) != "attention" else "head dimension N or head count H (the --widths of dmft train)")
+    ax.set_ylabel(YLABELS[args.metric])
     model = df.text(f.attrs.get("model", b""))
     files = f"{df.text(f.attrs.get('dmft_file', b'?'))} vs {df.text(f.attrs.get('finite_width_file', b'?'))}"
     ax.set_title((f"{model}: " if model else "") + files + "\nmean over seeds ± 1 s.e.", fontsize=10)

@@ -51,27 +51,6 @@ AttentionM1Options section_4_5_options(double alpha) {
 /// rms over μ of the standard error of Δ(t).
 double rms_se(const AttentionM0Trajectory& r, Index t) { return std::sqrt(r.Delta_se.row(t).squaredNorm() / double(r.P)); }
 
-struct Slope {
-  double value, se;
-};
-/// Least-squares slope of log(y) on log(x) over independent points, its standard error from the
-/// points' relative standard errors (delta method).
-Slope fitted_log_slope(const std::vector<double>& x, const std::vector<MeanSe>& y) {
-  const std::size_t n = x.size();
-  double xbar = 0;
-  for (double v : x) xbar += std::log(v) / double(n);
-  double sxx = 0;
-  for (double v : x) sxx += (std::log(v) - xbar) * (std::log(v) - xbar);
-  Slope s{0, 0};
-  for (std::size_t k = 0; k < n; ++k) {
-    const double w = (std::log(x[k]) - xbar) / sxx;
-    s.value += w * std::log(y[k].mean);
-    s.se += w * w * (y[k].se / y[k].mean) * (y[k].se / y[k].mean);
-  }
-  s.se = std::sqrt(s.se);
-  return s;
-}
-
 /// Finite networks (H = 32, 128, 512, seeds 1 … 6) against limit B (6000 heads) and against the
 /// limit-B solution with R^o = 0, at t = T − 1.
 void check_finite_networks(double alpha) {
