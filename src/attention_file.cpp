@@ -12,7 +12,7 @@ std::string kernel_meaning(const std::string& name) {
   if (name == "Phi_h") return "residual-stream kernel <h(I) h(J)>";
   if (name == "Phi_o") return "head-output kernel <N^-1 sum_i o_i(I) o_i(J)>";
   if (name == "G_u") return "branch gradient kernel <g^u(I) g^u(J)>";
-  if (name == "G_Q" || name == "G_K" || name == "G_V") return "head gradient kernel <N^-1 sum_i g^" + name.substr(2) + "_i(I) g_i(J)>";
+  if (name == "G_Q" || name == "G_K" || name == "G_V") return "head gradient kernel <N^-1 sum_i g^" + name.substr(2) + "_i(I) g^" + name.substr(2) + "_i(J)>";
   if (name == "R_h") return "response <dh(I)/d xi^Q(J)>, strictly causal";
   if (name == "R_u") return "response <d g^u(I)/d chi^O(J)>, causal";
   if (name == "R_o") return "response <N^-1 sum_i d o_i(I)/d xi^O_i(J)>, strictly causal";
@@ -86,7 +86,7 @@ void write_file(const std::string& tmp, const SolveParameters& params, const std
   h5::write_attr(gc, "status", "converged");
   h5::write_attr(gc, "message", "one causal sweep (no outer loop)");
   h5::write_attr(gc, "iterations", 1LL);
-  h5::write_attr(gc, "max_stability_ratio", sol.max_stability_ratio);
+  if (!tr.ntk.empty()) h5::write_attr(gc, "max_stability_ratio", sol.max_stability_ratio);
   std::string warnings;
   for (const auto& w : sol.warnings) warnings += w + "\n";
   h5::write_attr(gc, "warnings", warnings);
@@ -101,7 +101,7 @@ void write_attention_solution(const std::string& path, const SolveParameters& pa
   write_atomically(path, [&](const std::string& tmp) { write_file(tmp, params, command_line, data, solution); });
 }
 
-NetworkRun attention_network_run(const AttentionM0Trajectory& tr) {
+NetworkRun attention_network_run(const AttentionM0Trajectory& tr, bool every_head) {
   NetworkRun run;
   run.loss = tr.loss;
   run.Delta = tr.Delta;
@@ -119,8 +119,8 @@ NetworkRun attention_network_run(const AttentionM0Trajectory& tr) {
       run.logits.row(t).segment(mu * tr.S * tr.S, tr.S * tr.S) = Eigen::Map<const Eigen::RowVectorXd>(A.data(), A.size());
     }
   run.heads = tr.H;
-  run.logits_heads.resize(tr.T, tr.P * tr.H * tr.S * tr.S);
-  for (Index t = 0; t < tr.T; ++t)
+  if (every_head) run.logits_heads.resize(tr.T, tr.P * tr.H * tr.S * tr.S);
+  for (Index t = 0; every_head && t < tr.T; ++t)
     for (Index i = 0; i < tr.P * tr.H; ++i)
       run.logits_heads.row(t).segment(i * tr.S * tr.S, tr.S * tr.S) =
           Eigen::Map<const Eigen::RowVectorXd>(tr.logits[std::size_t(t * tr.P * tr.H + i)].data(), tr.S * tr.S);

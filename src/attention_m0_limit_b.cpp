@@ -310,7 +310,7 @@ class PackKernel {
   const Eigen::ArrayXd& logits() const { return A_; }
   const Eigen::ArrayXd& attention() const { return sig_; }
 
- /// Adds the effective NTK of every used lane of `h` (after forward()) to K (P×P): per head
+  /// Adds the effective NTK of every used lane of `h` (after forward()) to K (P×P): per head
   /// (§3.4, with the head's own moments and factors Z_μ = X_μᵀ D_μ X_μ, p_μ = X_μᵀ s_μ),
   ///   K_μν = [λ_w p_μᵀ C2[V,V] p_ν + λ_V C2[w,w] p_μᵀ p_ν] / D
   ///        + [λ_Q tr(Z_ν C1[K,K] Z_μᵀ) + λ_K tr(Z_νᵀ C1[Q,Q] Z_μ)] / D²,
@@ -465,7 +465,7 @@ AttentionM0Trajectory attention_m0_limit_b(const SequenceData& data, const Atten
             batch.sigma[i] += kernel.attention()[i * kLanes + r];
           }
         kernel.forward(batch.replica[k], F.data());
-        kernel.add_ntk(batch.replica[k], batch.K_replica);
+        if (update == ErrorUpdate::ntk) kernel.add_ntk(batch.replica[k], batch.K_replica);
         for (Index mu = 0; mu < P; ++mu)
           for (Index r = 0; r < used; ++r) batch.F_replica[std::size_t(mu)] += F[std::size_t(mu * kLanes + r)];
       }

@@ -228,7 +228,7 @@ AttentionM0Trajectory train_attention_m1(const SequenceData& data, const Attenti
     out.logits.insert(out.logits.end(), st.A.begin(), st.A.end());
     out.attention.insert(out.attention.end(), st.sigma.begin(), st.sigma.end());
     if (record_kernels) {
-      out.ntk.push_back(net.ntk());
+      out.ntk.push_back(net.ntk(st));
       h_all.middleRows(t * P * S, P * S) = st.h;
       for (Index kappa = 0; kappa < H; ++kappa) o_all.block(t * P * S, kappa * N, P * S, N) = st.o[std::size_t(kappa)];
       gu_all.middleRows(t * P * S, P * S) = readout_field(st, net.weights().back(), pi, opt.phi, opt.beta);

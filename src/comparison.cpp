@@ -56,6 +56,16 @@ std::vector<std::string> incompatibilities(const SolutionResults& dmft, const Fi
     for (const char* name : {"beta0", "branch-depth", "train-input-layer"}) names.push_back(name);
   if ((dmft_model == "attention") != (finite_model == "attention"))
     out.push_back("--model differs: DMFT file has " + dmft_model + ", finite-width file has " + finite_model);
+  if (dmft_model == "attention" && finite_model == "attention") {
+    // Limit A is N -> inf (networks of growing head dimension), limit B is H -> inf at the solve's N.
+    const std::string limit = dmft.parameters.count("limit") ? dmft.parameters.at("limit") : "?";
+    const std::string axis = finite.parameters.count("width-axis") ? finite.parameters.at("width-axis") : "?";
+    if (limit == "a" && axis != "head-dim")
+      out.push_back("--width-axis is " + axis + ": limit A (N -> inf) is approached by networks of growing head dimension (--width-axis head-dim)");
+    if (limit == "b" && axis != "heads")
+      out.push_back("--width-axis is " + axis + ": limit B (H -> inf at fixed N) is approached by networks with more heads (--width-axis heads)");
+    if (limit == "b") names.push_back("head-dim");
+  }
   if (dmft_model == "attention")
     for (const char* name : {"block", "alpha-a", "pool", "causal-mask", "rho", "beta0", "lr-e", "lr-q", "lr-k", "lr-v", "lr-o", "lr-w"})
       names.push_back(name);

@@ -82,7 +82,7 @@ void write_file(const std::string& tmp, const TrainParameters& params, const std
       const hsize_t S = hsize_t(data.S);
       write_over_seeds(gw, "logits", collect(&NetworkRun::logits), {T, P, S, S}, "t,mu,a,b",
                        "attention logits A(t,mu)_ab = N^{-alpha_A} q_a.k_b, averaged over the heads", true);
-      if (keep) {  // every head's logits (head collapse, attention.md 4.6), per seed
+      if (keep && first.logits_heads.size()) {  // every head's logits (head collapse, attention.md 4.6), per seed
         std::vector<const double*> slices;
         for (const auto& r : w.runs) slices.push_back(r.logits_heads.data());
         h5::write_slices(gw, "logits_heads", slices, {T, P, hsize_t(first.heads), S, S}, "seed,t,mu,head,a,b",

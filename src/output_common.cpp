@@ -43,6 +43,7 @@ Dataset read_data_group(const H5::H5File& f, const std::string& path) {
   if ((sx.size() != 2 && sx.size() != 3) || sy.size() != 1 || sx[0] != sy[0])
     throw std::runtime_error(path + ": /data/X and /data/y have inconsistent shapes");
   const Index S = sx.size() == 3 ? Index(sx[1]) : 0, D = Index(sx.back());
+  if (D < 1 || (sx.size() == 3 && S < 1)) throw std::runtime_error(path + ": /data/X has an empty axis");
   RowMatrix X = Eigen::Map<const RowMatrix>(x.data(), Index(x.size()) / D, D);
   Vector yv = Eigen::Map<const Vector>(y.data(), Index(sy[0]));
   const std::string source = h5::read_string_attr(f.openGroup("/data"), "source");

@@ -48,6 +48,8 @@ std::vector<Violation> solve_violations(const SolveParameters& p, bool P_given, 
     return bad;
   }
   for (auto& v : attention_option_misuse(p)) bad.push_back(v);
+  if (p.limit != SolveParameters{}.limit)
+    bad.push_back({"limit", "'" + p.limit + "'", "an option of the attention model (limits A and B); model " + p.model + " has one limit"});
   try {
     for (auto& v : make_model(p.model)->validate(p)) bad.push_back(v);
   } catch (const InputError& e) {
@@ -86,6 +88,8 @@ std::vector<Violation> train_violations(const TrainParameters& p, bool P_given, 
     return bad;
   }
   for (auto& v : attention_option_misuse(p)) bad.push_back(v);
+  if (p.width_axis != TrainParameters{}.width_axis)
+    bad.push_back({"width-axis", "'" + p.width_axis + "'", "an option of the attention model; model " + p.model + " has one width"});
   if (p.depth == kInfiniteDepth) bad.push_back({"depth", "inf", "a finite network has a finite depth (dmft train needs --depth >= 1)"});
   else for (auto& v : network_violations(p)) bad.push_back(v);
   for (auto& v : residual_option_violations(p)) bad.push_back(v);

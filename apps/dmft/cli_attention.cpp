@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <chrono>
+#include <exception>
 #include <cstdio>
 #include <iostream>
 #include <sstream>
@@ -87,7 +88,11 @@ int run_attention_train(TrainParameters p, const Dataset& data, bool dry_run, co
                               attention_network_bytes(p, data.P(), data.S, data.D(), N, H, kernels));
   }
   const double n = double(p.T * data.P() * data.S);
-  peak += double(widths.size()) * double(p.seeds) * (kernels ? 3.0 * n * n * 8.0 : 0.0);
+  // Kept until the file is written: per seed the two-time arrays (m1) and, with --seed-kernels keep,
+  // every head's logits.
+  const double heads_max = heads_axis ? double(widths.back()) : double(p.heads);
+  peak += double(widths.size()) * double(p.seeds) *
+          ((kernels ? 3.0 * n * n * 8.0 : 0.0) + (p.seed_kernels == "keep" ? 8.0 * n * double(data.S) * heads_max : 0.0));
   std::ostringstream est;
   est << "estimate: peak memory " << human_bytes(peak) << " (limit " << human_bytes(limit) << "); " << widths.size()
       << " " << (heads_axis ? "head count(s)" : "head dimension(s)") << " x " << p.seeds << " seed(s), T = " << p.T;
@@ -107,12 +112,21 @@ int run_attention_train(TrainParameters p, const Dataset& data, bool dry_run, co
     const Index N = heads_axis ? p.head_dim : w, H = heads_axis ? w : p.heads;
     const auto start = std::chrono::steady_clock::now();
     WidthRuns runs{w, std::vector<NetworkRun>(std::size_t(p.seeds))};
-    // One network per thread; each is independent of the thread count.
+    // One network per thread; each is independent of the thread count. An exception inside the
+    // parallel loop would terminate the program: keep the first and rethrow it after the loop.
+    std::exception_ptr failure;
 #pragma omp parallel for schedule(dynamic, 1)
     for (long long k = 0; k < p.seeds; ++k) {
       if (stop_requested()) continue;
-      runs.runs[std::size_t(k)] = attention_network_run(train_attention_network(p, data, N, H, std::uint64_t(p.seed + k), kernels));
+      try {
+        runs.runs[std::size_t(k)] = attention_network_run(
+            train_attention_network(p, data, N, H, std::uint64_t(p.seed + k), kernels), p.seed_kernels == "keep");
+      } catch (...) {
+#pragma omp critical(attention_train_failure)
+        if (!failure) failure = std::current_exception();
+      }
     }
+    if (failure) std::rethrow_exception(failure);
     if (stop_requested()) {
       interrupted = true;
       break;

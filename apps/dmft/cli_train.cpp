@@ -83,6 +83,10 @@ int run_train(const TrainCommand& cmd, const std::string& command_line) {
     try {
       const SolutionResults like = read_solution(p.like);
       take_problem_from(p, like.parameters, cmd.given);
+      // Attention: a limit-B solution is approached by more heads at its head dimension.
+      if (is_attention_model(p.model) && !was_given(cmd.given, "width-axis") && like.parameters.count("limit") &&
+          like.parameters.at("limit") == "b")
+        p.width_axis = "heads";
       data = like.data;  // the solution's own data, whatever produced them
       have_data = true;
       p.data.clear();

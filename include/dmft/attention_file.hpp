@@ -15,7 +15,8 @@ void write_attention_solution(const std::string& path, const SolveParameters& pa
                               const Dataset& data, const AttentionSolution& solution);
 
 /// A finite network's trajectory as one seed's record of the dmft-finite-width file: loss, Δ,
-/// K(t) (if recorded), the head-mean logits and the two-time arrays.
-NetworkRun attention_network_run(const AttentionM0Trajectory& trajectory);
+/// K(t) (if recorded), the head-mean logits, with `every_head` every head's logits, and the
+/// two-time arrays.
+NetworkRun attention_network_run(const AttentionM0Trajectory& trajectory, bool every_head);
 
 }  // namespace dmft

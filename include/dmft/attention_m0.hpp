@@ -116,8 +116,8 @@ using AttentionM0Run = AttentionM0Trajectory;    // a finite network's result
 /// deterministic coefficients; the second moments C1 = E[(θ^Q;θ^K)(θ^Q;θ^K)ᵀ] (2D×2D) and
 /// C2 = E[(θ^V;w)(θ^V;w)ᵀ] ((D+1)×(D+1)) close. Each step: A_μ = X_μ C1[Q,K] X_μᵀ/D,
 /// σ_μ = softmax(A_μ + m), e_μ = X_μ C2[V,w]/√D, s_μ = σ_μᵀπ, f_μ = s_μ·e_μ/γ0, Δ = y − f, then
-/// C1 ← T1 C1 T1ᵀ, C2 ← T2 C2 T2ᵀ. Requires α_A = 1 (throws InputError otherwise); c_Q = c_K =
-/// c_V = c_w = 1. The result has H = 1.
+/// C1 ← T1 C1 T1ᵀ, C2 ← T2 C2 T2ᵀ. Requires α_A = 1 (throws InputError otherwise); c_θ = λ_θ
+/// (the options' multipliers). The result has H = 1.
 AttentionM0Limit attention_m0_limit_a(const SequenceData& data, const AttentionM0Options& opt);
 
 /// The same recursion from given initial second moments C1(0) (2D×2D) and C2(0) ((D+1)×(D+1))
@@ -135,7 +135,7 @@ AttentionM0Limit attention_m0_moment_recursion(const SequenceData& data, const A
 /// γ0 → 0 (§3.6). At t = 0 the logits vanish, so σ is uniform over the keys allowed by the mask,
 /// E = D = 0 and G^Q = G^K = 0; with s_μ = σ_μᵀπ the readout term c_w⟨ō(μ)ō(ν)⟩ and the value
 /// term c_V Σ_bd G^V K^x (G^V(μb, νd) = s_μb s_νd ⟨w²⟩) are equal, so
-/// K(0)_μν = (c_w + c_V) s_μᵀ X_μ X_νᵀ s_ν / D = 2 s_μᵀ X_μ X_νᵀ s_ν / D.
+/// K(0)_μν = (c_w + c_V) s_μᵀ X_μ X_νᵀ s_ν / D (= 2 s_μᵀ X_μ X_νᵀ s_ν / D with unit multipliers).
 Matrix attention_m0_limit_a_ntk0(const SequenceData& data, const AttentionM0Options& opt);
 
 /// The initial weights of head κ of an M0 network with head dimension N on D-dimensional tokens:

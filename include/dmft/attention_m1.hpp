@@ -60,6 +60,8 @@ class AttentionM1Network {
   /// The effective NTK K = γ0² M Σ_θ c_θ ∂f/∂θ ∂f/∂θᵀ (P×P) at the current weights, so that
   /// Δ(t+1) ≈ Δ(t) − (η/P) K Δ(t).
   Matrix ntk() const;
+  /// The same at the weights of `state` (evaluate()'s result, not recomputed).
+  Matrix ntk(const AttentionM1State& state) const;
 
   /// Trainable tensors: 0: W^E, then per head κ: 1 + 4κ + {0: W^Q, 1: W^K, 2: W^V, 3: W^O},
   /// last: w (M×1). Mutable for tests.
@@ -81,7 +83,6 @@ class AttentionM1Network {
   /// Σ_μ c_μ γ0 M ∂f_μ/∂θ for every tensor (layout of weights()), factored, over all P sequences
   /// of `state`, by the backward fields of §1.6. Row block μ of the factors belongs to f_μ alone.
   std::vector<Factored> gradients(const AttentionM1State& state, const Vector& c) const;
-  Matrix ntk(const AttentionM1State& state) const;
 
   const SequenceData* data_;
   AttentionM1Options opt_;

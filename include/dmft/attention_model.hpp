@@ -8,7 +8,7 @@
 //                      the O(D³) moment recursion of §3.4 run beside it as a built-in oracle;
 //   block m1, limit a: the same solver with the residual site (φ = id);
 //   block m0, limit b: Monte Carlo over --mc-samples heads of dimension --head-dim (§3.4 head
-//                      site per head, attention_m0_limit_b.hpp), exact error update;
+//                      site per head, attention_m0_limit_b.hpp), both error updates;
 //   block m1, limit b: frozen embedding (--lr-e 0) and φ = id: Monte Carlo heads with the
 //                      head-level response R^o by tangents, the residual site exact
 //                      (attention_m1_limit_b.hpp).
@@ -36,8 +36,8 @@ AttentionBlock attention_block(const ProblemParameters& p);
 /// options given to them.
 std::vector<Violation> attention_problem_violations(const ProblemParameters& p);
 std::vector<Violation> attention_option_misuse(const ProblemParameters& p);
-/// Solve-only rules: limit A needs α_A = 1 and (M1) φ = id; limit B is implemented for M0 with the
-/// exact error update; the MLP solver options do not apply.
+/// Solve-only rules: limit A needs α_A = 1 and (M1) φ = id; limit B of M1 needs a frozen
+/// embedding, φ = id and the exact error update; the MLP solver options do not apply.
 std::vector<Violation> attention_solve_violations(const SolveParameters& p);
 /// Train-only rules (--width-axis, --readout, --coord-check do not apply...).
 std::vector<Violation> attention_train_violations(const TrainParameters& p);

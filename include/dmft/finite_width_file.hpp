@@ -26,7 +26,7 @@ void write_finite_width(const std::string& path, const TrainParameters& params, 
 /// What `dmft compare` needs from either file: parameters (as text), data, and per-layer kernels.
 struct KernelSet {
   Vector loss;                    // T
-  RowMatrix ntk;                  // T×(P·P); empty if not stored (attention limit B, finite M0)
+  RowMatrix ntk;                  // T×(P·P); empty if not stored (attention: M1 limit B, finite M0)
   std::vector<TwoTime> Phi, G;    // per layer; empty if not stored
   // Attention files: the residuals, the (head-mean) logits and the two-time arrays with token indices.
   RowMatrix Delta;                // T×P

@@ -89,7 +89,13 @@ std::vector<Violation> attention_problem_violations(const ProblemParameters& p) 
     if (p.lr_o != 1.0) out.push_back({"lr-o", format_value(p.lr_o), rule});
     if (p.rho != 1.0) out.push_back({"rho", format_value(p.rho), rule});
     if (p.beta0 != 1.0) out.push_back({"beta0", format_value(p.beta0), rule});
+    if (p.activation != ProblemParameters{}.activation) out.push_back({"activation", "'" + p.activation + "'", rule});
+    if (p.beta != 1.0) out.push_back({"beta", format_value(p.beta), rule});
   }
+  if (p.dataset == "sequences" && p.target != ProblemParameters{}.target)
+    out.push_back({"target", "'" + p.target + "'", "--dataset sequences draws its targets y ~ N(0, 1); --target is for --dataset synthetic"});
+  if (!p.data.empty() && p.S != ProblemParameters{}.S)
+    out.push_back({"S", std::to_string(p.S), "cannot be combined with --data (the file fixes S)"});
   return out;
 }
 
@@ -109,6 +115,7 @@ std::vector<Violation> attention_option_misuse(const ProblemParameters& p) {
     if (value != 1.0) out.push_back({name, format_value(value), rule});
   if (p.data.empty() && p.dataset == "sequences")
     out.push_back({"dataset", "'sequences'", "token sequences are read only by the attention model (--model attention)"});
+  if (p.S != d.S) out.push_back({"S", std::to_string(p.S), "tokens per sequence: only --dataset sequences with --model attention"});
   return out;
 }
 
@@ -125,6 +132,8 @@ std::vector<Violation> attention_solve_violations(const SolveParameters& p) {
       out.push_back({"mc-samples", std::to_string(p.mc_samples), "limit A is solved without sampling (used with --limit b)"});
     if (p.head_dim != d.head_dim)
       out.push_back({"head-dim", std::to_string(p.head_dim), "limit A is N -> inf (used with --limit b)"});
+    if (p.seed != d.seed)
+      out.push_back({"seed", std::to_string(p.seed), "limit A is solved without sampling (the seed is used with --limit b)"});
   } else if (p.limit == "b") {
     if (is_m1(p) && p.lr_e != 0)
       out.push_back({"lr-e", format_value(p.lr_e),
@@ -138,6 +147,11 @@ std::vector<Violation> attention_solve_violations(const SolveParameters& p) {
   }
   if (p.heads != d.heads)
     out.push_back({"heads", std::to_string(p.heads), "dmft solve takes H -> inf (limit B) or collapses the heads (limit A); --heads is for dmft train"});
+  const std::string other = "an option of the MLP and ResNet solvers; the attention solve does not use it";
+  if (p.response_estimator != d.response_estimator)
+    out.push_back({"response-estimator", "'" + p.response_estimator + "'", other});
+  if (p.stein_jitter != d.stein_jitter) out.push_back({"stein-jitter", format_value(p.stein_jitter), other});
+  if (p.depth_grid != d.depth_grid) out.push_back({"depth-grid", "'" + p.depth_grid + "'", other});
   const std::string loop = "the attention solve is one causal sweep, without the outer loop this option controls";
   if (p.strategy != d.strategy) out.push_back({"strategy", "'" + p.strategy + "'", loop});
   if (p.tol != d.tol) out.push_back({"tol", format_value(p.tol), loop});
@@ -221,10 +235,13 @@ CostEstimate attention_solve_cost(const SolveParameters& p, Index P, Index S, In
     c.dominant_flops = 2.0 * heads * T * (1 + N * (T - 1)) * N * double(P * S) * (double(S) + d) * 4;
     c.flops_per_iteration = c.dominant_flops;
   } else {
+    // Per head and replica: the moments C1, C2 and the factors Z_μ, p_μ of every sequence.
     const double heads = double(p.mc_samples), d = double(D);
-    c.peak_bytes = 2.0 * heads * 8.0 * (4 * d * d + (d + 1) * (d + 1)) + trajectory_bytes(p.T, P, S, 1);
-    c.dominant_step = "head steps (moment recursion per head, coupled and replica)";
-    c.dominant_flops = 2.0 * heads * T * (double(P * S) * d * (double(S) + d) * 4 + 16 * d * d * d);
+    c.peak_bytes = 2.0 * heads * 8.0 * (4 * d * d + (d + 1) * (d + 1) + double(P) * (d * d + d)) +
+                   trajectory_bytes(p.T, P, S, 1);
+    c.dominant_step = "head steps (moment recursion and NTK per head, coupled and replica)";
+    c.dominant_flops =
+        2.0 * heads * T * (double(P * S) * d * (double(S) + d) * 4 + 16 * d * d * d + 2.0 * double(P) * d * d * (2 * d + double(P)));
     c.flops_per_iteration = c.dominant_flops;
   }
   return c;

@@ -143,6 +143,13 @@ TEST_CASE("dmft solve and train --model attention: bad input names the option, v
   check_bad("solve --model two_layer --dataset sequences" + o, "token sequences are read only by the attention model");
   check_bad("solve --model two_layer --causal-mask" + o, "an option of the attention model");
   check_bad("train " + kM0 + " --coord-check" + o, "not available for the attention model");
+  check_bad("solve " + kM0 + " --activation tanh" + o, "--activation = 'tanh': block m0 has no embedding");
+  check_bad("solve " + kM0 + " --target linear" + o, "--dataset sequences draws its targets");
+  check_bad("solve " + kM0 + " --seed 3" + o, "limit A is solved without sampling");
+  check_bad("solve " + kM0 + " --response-estimator stein" + o, "the attention solve does not use it");
+  check_bad("solve --model two_layer --limit b" + o, "--limit = 'b': an option of the attention model");
+  check_bad("train --model two_layer --width-axis heads" + o, "--width-axis = 'heads': an option of the attention model");
+  check_bad("solve --model two_layer --S 8" + o, "--S = 8: tokens per sequence");
   check_bad("train " + kM0 + " --width-axis heads --heads 4" + o, "with --width-axis heads the head counts are --widths");
   const std::string seqs = tmp("att_seq_data.h5");
   write_sequence_file(seqs);
@@ -178,7 +185,8 @@ TEST_CASE("dmft train and compare --model attention: finite M0 networks approach
   // Limit B at N = 2 against networks with H = 16 and 256 heads of dimension 2.
   const std::string dmft_b = tmp("att_cmp_b.h5"), finite_b = tmp("att_cmp_fb.h5"), table_b = tmp("att_cmp_b.csv");
   REQUIRE(run("solve --quiet " + kM0 + " --limit b --head-dim 2 --mc-samples 20000 --output " + dmft_b).code == 0);
-  const Run tb = run("train --quiet --like " + dmft_b + " --width-axis heads --widths 16,256 --seeds 4 --output " + finite_b);
+  // --like a limit-B solution: the width axis is the head count by default.
+  const Run tb = run("train --quiet --like " + dmft_b + " --widths 16,256 --seeds 4 --output " + finite_b);
   CAPTURE(tb.out);
   REQUIRE(tb.code == 0);
   CHECK(shape_of(finite_b, "/finite_width/N16/logits_heads") == std::vector<hsize_t>{4, 12, 4, 16, 3, 3});
@@ -193,4 +201,7 @@ TEST_CASE("dmft train and compare --model attention: finite M0 networks approach
   CAPTURE(b16);
   CAPTURE(b256);
   CHECK(b256 < b16 / 2);
+  // A limit-A solution against networks of growing head count is refused (and the reverse).
+  check_bad("compare " + dmft + " " + finite_b + " --output " + tmp("att_cmp_bad.h5"),
+            "limit A (N -> inf) is approached by networks of growing head dimension");
 }
