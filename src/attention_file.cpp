@@ -51,25 +51,12 @@ void write_file(const std::string& tmp, const SolveParameters& params, const std
     h5::write_attr(gs, "oracle_max_abs_logits", sol.oracle_logits);
     h5::write_attr(gs, "oracle", "the O(D^3) moment recursion of attention.md 3.4, solved beside the general solver");
   }
-  std::vector<double> loss(tr.loss.data(), tr.loss.data() + tr.loss.size());
-  h5::write_array(gs, "loss", loss, "t", "mean squared residual");
-  H5::DataSet loss_ds = gs.openDataSet("loss");
-  h5::write_attr(loss_ds, "normalisation",
-                 "loss(t) = (1/P) sum_mu Delta(t,mu)^2, the mean squared residual (twice the training objective "
-                 "(1/2P) sum_mu Delta^2); loss(0) = mean(y^2)");
-  h5::write_array(gs, "Delta", tr.Delta.data(), {T, P}, "t,mu", "residuals Delta(t,mu) = y_mu - f_mu(t), f centred so that f(0) = 0");
+  write_loss_and_residuals(gs, tr.loss, tr.Delta);
   if (tr.Delta_se.size())
     h5::write_array(gs, "Delta_se", tr.Delta_se.data(), {T, P}, "t,mu",
                     "Monte Carlo standard error of Delta over the sampled heads (replica batch means)");
-  if (!tr.ntk.empty()) {
-    std::vector<double> ntk;
-    for (const Matrix& K : tr.ntk) {
-      const RowMatrix Kr = K;
-      ntk.insert(ntk.end(), Kr.data(), Kr.data() + Kr.size());
-    }
-    h5::write_array(gs, "ntk", ntk.data(), {T, P, P}, "t,mu,nu",
-                    "effective NTK K(t), sum over tokens of the equal-time kernels (attention.md 3.2, 3.4)");
-  }
+  if (!tr.ntk.empty())
+    write_ntk_series(gs, tr.ntk, "effective NTK K(t), sum over tokens of the equal-time kernels (attention.md 3.2, 3.4)");
   const RowMatrix logits = stack(tr.logits, tr.T, tr.P, tr.S), sigma = stack(tr.attention, tr.T, tr.P, tr.S);
   H5::Group ga = h5::create_group(gs, "attention");
   h5::write_array(ga, "logits", logits.data(), {T, P, S, S}, "t,mu,a,b",
@@ -119,11 +106,10 @@ NetworkRun attention_network_run(const AttentionM0Trajectory& tr, bool every_hea
       run.logits.row(t).segment(mu * tr.S * tr.S, tr.S * tr.S) = Eigen::Map<const Eigen::RowVectorXd>(A.data(), A.size());
     }
   run.heads = tr.H;
-  if (every_head) run.logits_heads.resize(tr.T, tr.P * tr.H * tr.S * tr.S);
-  for (Index t = 0; every_head && t < tr.T; ++t)
-    for (Index i = 0; i < tr.P * tr.H; ++i)
-      run.logits_heads.row(t).segment(i * tr.S * tr.S, tr.S * tr.S) =
-          Eigen::Map<const Eigen::RowVectorXd>(tr.logits[std::size_t(t * tr.P * tr.H + i)].data(), tr.S * tr.S);
+  if (every_head) {  // the (T·P·H)×(S·S) stack is row-major T×(P·H·S·S)
+    const RowMatrix all = stack(tr.logits, tr.T, tr.P * tr.H, tr.S);
+    run.logits_heads = Eigen::Map<const RowMatrix>(all.data(), tr.T, tr.P * tr.H * tr.S * tr.S);
+  }
   run.token_kernels = tr.two_time;
   return run;
 }

@@ -28,11 +28,14 @@
 #include "dmft/error_update.hpp"
 #include "dmft/errors.hpp"
 #include "dmft/parameter_text.hpp"
+#include "attention_site.hpp"
 
 namespace dmft {
 namespace {
 
-using RowsRef = Eigen::Ref<const RowMatrix>;
+using attention_site::add_sources;
+using attention_site::RowsRef;
+using attention_site::SiteSources;
 
 /// Sizes of a sweep: T steps, P sequences, S tokens.
 struct Grid {
@@ -42,47 +45,9 @@ struct Grid {
   Index first(Index t) const { return t * P * S; }  // first row of step t; also the number of rows before it
 };
 
-// ---------------------------------------------------------------------------------------------
-// Sources of one site
-
-/// The Gaussian sources of one site as consecutive column blocks of its coefficient rows. A block
-/// is static (over (μ, a), or a scalar) or time-indexed (T·P·S); its covariance is held by
-/// pointer because, for time-indexed blocks, it is an order parameter that grows during the sweep.
-class SiteSources {
- public:
-  /// Appends a block of `size` sources with covariance `cov` (size × size); returns its offset.
-  Index add(Index size, const RowMatrix* cov, bool timed) {
-    blocks_.push_back({width_, size, cov, timed});
-    width_ += size;
-    return blocks_.back().offset;
-  }
-  Index width() const { return width_; }
-
-  /// ⟨F G⟩ = F C Gᵀ, using of every time-indexed block only its first `live` sources (those of
-  /// steps ≤ t, the only ones rows of steps ≤ t have coefficients on).
-  RowMatrix moment(const RowsRef& F, const RowsRef& G, Index live) const {
-    RowMatrix out = RowMatrix::Zero(F.rows(), G.rows());
-    for (const Block& b : blocks_) {
-      const Index m = b.timed ? std::min(live, b.size) : b.size;
-      const RowMatrix FC = F.middleCols(b.offset, m) * b.cov->topLeftCorner(m, m);
-      out.noalias() += FC * G.middleCols(b.offset, m).transpose();
-    }
-    return out;
-  }
-
- private:
-  struct Block {
-    Index offset, size;
-    const RowMatrix* cov;
-    bool timed;
-  };
-  std::vector<Block> blocks_;
-  Index width_ = 0;
-};
-
-/// Adds the sources ζ(offset + i) to row i of F: the "χ(I)" / "ξ(I)" term of a field.
-void add_sources(RowMatrix& F, Index offset) {
-  for (Index i = 0; i < F.rows(); ++i) F(i, offset + i) += 1.0;
+/// Stores K(t, s ≤ t) of a symmetric two-time array (attention_site::fill_two_time) on the grid.
+void fill_two_time(RowMatrix& K, const RowMatrix& row, const Grid& g, Index t) {
+  attention_site::fill_two_time(K, row, g.first(t), g.ps());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -99,14 +64,6 @@ RowMatrix coupling(const RowsRef& response, const RowMatrix& K, double c_eps, co
   out.leftCols(lo).array() +=
       c_eps * (K.block(lo, 0, g.ps(), lo).array().rowwise() * delta_tokens.head(lo).transpose().array());
   return out;
-}
-
-/// Stores K(t, s ≤ t) (`row`, P·S × (t+1)·P·S) of a symmetric two-time array and its transpose.
-void fill_two_time(RowMatrix& K, const RowMatrix& row, const Grid& g, Index t) {
-  const Index lo = g.first(t), ps = g.ps();
-  K.block(lo, 0, ps, lo) = row.leftCols(lo);
-  K.block(0, lo, lo, ps) = row.leftCols(lo).transpose();
-  K.block(lo, lo, ps, ps) = 0.5 * (row.rightCols(ps) + row.rightCols(ps).transpose());
 }
 
 /// The equal-time block K(t, t) (P·S × P·S) of a two-time array.
@@ -176,12 +133,8 @@ std::array<RowMatrix, 3> attention_backward(const SiteSources& site, const std::
                                             const Grid& g) {
   const RowMatrix gov = site.moment(go, qkv[2], live);
   std::vector<RowMatrix> Dm;
-  for (Index mu = 0; mu < g.P; ++mu) {
-    const RowMatrix& s = sigma[std::size_t(mu)];
-    const RowMatrix sE = s.cwiseProduct(gov.block(mu * g.S, mu * g.S, g.S, g.S));
-    const Vector row_sum = sE.rowwise().sum();
-    Dm.push_back(sE - RowMatrix(s.array().colwise() * row_sum.array()));
-  }
+  for (Index mu = 0; mu < g.P; ++mu)
+    Dm.push_back(softmax_backward(sigma[std::size_t(mu)], gov.block(mu * g.S, mu * g.S, g.S, g.S)));
   return {per_sequence(Dm, qkv[1], g, false), per_sequence(Dm, qkv[0], g, true), per_sequence(sigma, go, g, true)};
 }
 

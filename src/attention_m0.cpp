@@ -79,6 +79,16 @@ void AttentionM0Options::validate() const {
   throw_violations(problems);
 }
 
+double key_query_rate_factor(double alpha_a, Index N) { return std::pow(double(N), 2.0 * alpha_a - 2.0); }
+
+std::vector<Violation> head_shape_violations(Index N, Index heads, const std::string& heads_name, Index min_heads,
+                                             const std::string& rule) {
+  std::vector<Violation> problems;
+  if (N < 1) problems.push_back({"N", std::to_string(N), "the head dimension must be at least 1"});
+  if (heads < min_heads) problems.push_back({heads_name, std::to_string(heads), rule});
+  return problems;
+}
+
 Vector pooling_vector(AttentionM0Options::Pool pool, Index S) {
   if (pool == AttentionM0Options::Pool::mean) return Vector::Constant(S, 1.0 / double(S));
   Vector pi = Vector::Zero(S);
@@ -96,6 +106,21 @@ RowMatrix masked_softmax(const RowMatrix& A, bool causal_mask) {
     sigma.row(a).head(keys) /= sigma.row(a).head(keys).sum();
   }
   return sigma;
+}
+
+RowMatrix softmax_backward(const RowMatrix& sigma, const RowMatrix& E) {
+  const RowMatrix sE = sigma.cwiseProduct(E);
+  const Vector row_sum = sE.rowwise().sum();
+  return sE - RowMatrix(sigma.array().colwise() * row_sum.array());
+}
+
+RowMatrix pooled_softmax_backward(const RowMatrix& sigma, const Vector& pi, const Vector& e) {
+  const Index S = sigma.rows();
+  const Vector se = sigma * e;
+  RowMatrix D(S, S);
+  for (Index a = 0; a < S; ++a)
+    for (Index b = 0; b < S; ++b) D(a, b) = pi[a] * sigma(a, b) * (e[b] - se[a]);
+  return D;
 }
 
 RowMatrix AttentionM0Trajectory::head_mean_A(Index t, Index mu) const {
@@ -167,11 +192,7 @@ AttentionM0Limit attention_m0_moment_recursion(const SequenceData& data, const A
       s[std::size_t(mu)] = sigma.transpose() * pi;         // s = σᵀπ
       f[mu] = s[std::size_t(mu)].dot(e) / opt.gamma0;      // f = γ0⁻¹ E[w ō]
       // D_ab = π_a σ_ab (e_b − Σ_c σ_ac e_c): the limit of §1.6 with E_ab = π_a e_b.
-      const Vector se = sigma * e;
-      RowMatrix Dm(S, S);
-      for (Index a = 0; a < S; ++a)
-        for (Index b = 0; b < S; ++b) Dm(a, b) = pi[a] * sigma(a, b) * (e[b] - se[a]);
-      Dmat[std::size_t(mu)] = std::move(Dm);
+      Dmat[std::size_t(mu)] = pooled_softmax_backward(sigma, pi, e);
       out.logits.push_back(std::move(A));
       out.attention.push_back(std::move(sigma));
     }
@@ -232,10 +253,7 @@ AttentionM0Network::AttentionM0Network(const SequenceData& data, const Attention
     : data_(&data), opt_(opt), N_(N), H_(H) {
   data.validate();
   opt.validate();
-  std::vector<Violation> problems;
-  if (N < 1) problems.push_back({"N", std::to_string(N), "the head dimension must be at least 1"});
-  if (H < 1) problems.push_back({"H", std::to_string(H), "at least one head is needed"});
-  throw_violations(problems);
+  throw_violations(head_shape_violations(N, H, "H", 1, "at least one head is needed"));
   X_ = data.stacked_tokens();
   pi_ = pooling_vector(opt.pool, data.S);
   for (Index kappa = 0; kappa < H; ++kappa)
@@ -248,7 +266,7 @@ double AttentionM0Network::multiplier(int tensor) const {
   // §1.5: c_Q = c_K = N^{2α_A − 2} (1 for α_A = 1, 1/N for α_A = 1/2), c_V = c_w = 1, each
   // times the user's multiplier λ_θ.
   const double lambda[] = {opt_.lr_q, opt_.lr_k, opt_.lr_v, opt_.lr_w};
-  return lambda[tensor] * (tensor < 2 ? std::pow(double(N_), 2.0 * opt_.alpha_a - 2.0) : 1.0);
+  return lambda[tensor] * (tensor < 2 ? key_query_rate_factor(opt_.alpha_a, N_) : 1.0);
 }
 
 std::pair<Matrix, Matrix> AttentionM0Network::moments(Index head) const {
@@ -309,11 +327,8 @@ void AttentionM0Network::step(const AttentionM0State& st, const Vector& delta) {
     Vector yv(P * S);
     for (Index mu = 0; mu < P; ++mu) {
       const RowMatrix& sigma = st.sigma[std::size_t(mu * H_ + kappa)];
-      const auto e = vw.segment(mu * S, S);
-      const Vector se = sigma * e;
-      RowMatrix Dm(S, S);  // D_ab = σ_ab (E_ab − Σ_c σ_ac E_ac) with E_ab = π_a (v_b·w)/N   (§1.6)
-      for (Index a = 0; a < S; ++a)
-        for (Index b = 0; b < S; ++b) Dm(a, b) = sigma(a, b) * pi_[a] * (e[b] - se[a]) / N;
+      // D_ab = σ_ab (E_ab − Σ_c σ_ac E_ac) with E_ab = π_a (v_b·w)/N   (§1.6)
+      const RowMatrix Dm = pooled_softmax_backward(sigma, pi_, vw.segment(mu * S, S)) / N;
       const RowMatrix& X = data_->X[std::size_t(mu)];
       YQ.middleRows(mu * S, S) = delta[mu] * Dm.transpose() * X;
       YK.middleRows(mu * S, S) = delta[mu] * Dm * X;

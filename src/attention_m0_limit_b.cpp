@@ -15,10 +15,7 @@ namespace {
 constexpr std::uint64_t kGaussianLogitStream = 7100;
 
 void check_sampling(Index N, Index head_samples) {
-  if (N < 1) throw InputError("N", std::to_string(N), "the head dimension must be at least 1");
-  if (head_samples < 2)
-    throw InputError("head_samples", std::to_string(head_samples),
-                     "at least 2 heads are needed (the standard error comes from batch means)");
+  throw_violations(head_shape_violations(N, head_samples, "head_samples", 2, kHeadSamplesRule));
 }
 
 /// N⁻¹ W^{Qᵀ} W^K (D×D) of head κ: its key/query moment Σ, so that A_μ = N^{1−α_A} X_μ Σ X_μᵀ / D.
@@ -160,12 +157,13 @@ class PackKernel {
       : data_(data), causal_(opt.causal_mask), P_(data.P), S_(data.S), D_(data.D), sqrtD_(std::sqrt(double(data.D))),
         logit_scale_(std::pow(double(N), 1.0 - opt.alpha_a) / double(data.D)),
         // Key/query step c_Q η γ0 N^{1−α_A}, c_Q = c_K = N^{2α_A−2} (§1.5, (H6)); value/readout η γ0.
-        qk_step_(std::pow(double(N), 2.0 * opt.alpha_a - 2.0) * opt.eta * opt.gamma0 * std::pow(double(N), 1.0 - opt.alpha_a)),
+        qk_step_(key_query_rate_factor(opt.alpha_a, N) * opt.eta * opt.gamma0 * std::pow(double(N), 1.0 - opt.alpha_a)),
         v_step_(opt.eta * opt.gamma0), lr_{opt.lr_q, opt.lr_k, opt.lr_v, opt.lr_w}, pi_(pooling_vector(opt.pool, data.S)),
         Sig_(lanes(D_ * D_)), m_(lanes(D_)), XS_(lanes(S_ * D_)), e_(lanes(S_)), s_(lanes(S_)), se_(lanes(S_)),
         DX_(lanes(S_ * D_)), Dm_(lanes(S_ * S_)), T1_(lanes(4 * D_ * D_)), M1_(lanes(4 * D_ * D_)),
         T2_(lanes((D_ + 1) * (D_ + 1))), M2_(lanes((D_ + 1) * (D_ + 1))), A_(P_ * S_ * S_ * kLanes),
-        sig_(P_ * S_ * S_ * kLanes) {}
+        sig_(P_ * S_ * S_ * kLanes), nk_CQQ_(D_, D_), nk_CKK_(D_, D_), nk_CVV_(D_, D_), nk_p_(D_, P_),
+        nk_Z_(D_, P_ * D_), nk_U_(D_, P_ * D_), nk_V_(D_, P_ * D_) {}
 
   /// The heads' logits and attention at their current moments (H2), their outputs
   /// F(μ) = N⁻¹ Σ_i w_i ō_i(μ) (lane r of F[μ·kLanes + r], overwritten) and the factors Z_μ, p_μ
@@ -316,10 +314,12 @@ class PackKernel {
   ///        + [λ_Q tr(Z_ν C1[K,K] Z_μᵀ) + λ_K tr(Z_νᵀ C1[Q,Q] Z_μ)] / D²,
   /// the readout term c_w⟨ō ō⟩, the value term c_V Σ G^V∘K^x (g^v = s w) and the key/query terms
   /// c_X Σ G^X∘K^x (g^q = N^{1−α_A} D k: N^{2−2α_A} times c_Q = λ_Q N^{2α_A−2} leaves λ_Q).
-  void add_ntk(const HeadPack& h, Matrix& K) const {
+  /// With U_ν = Z_ν C1[K,K] and V_μ = C1[Q,Q] Z_μ the traces are Frobenius products,
+  /// ⟨U_ν, Z_μ⟩ and ⟨Z_ν, V_μ⟩: O(P D³ + P² D²) per head, in the kernel's scratch matrices.
+  void add_ntk(const HeadPack& h, Matrix& K) {
     const Index P = P_, D = D_, L = kLanes;
+    Matrix &CQQ = nk_CQQ_, &CKK = nk_CKK_, &CVV = nk_CVV_, &p = nk_p_, &Z = nk_Z_, &U = nk_U_, &V = nk_V_;
     for (Index r = 0; r < h.used; ++r) {
-      Matrix CQQ(D, D), CKK(D, D), CVV(D, D);
       for (Index l = 0; l < D; ++l)
         for (Index j = 0; j < D; ++j) {
           CQQ(l, j) = h.C1[(l * 2 * D + j) * L + r];
@@ -327,21 +327,22 @@ class PackKernel {
           CVV(l, j) = h.C2[(l * (D + 1) + j) * L + r];
         }
       const double Cww = h.C2[(D * (D + 1) + D) * L + r];
-      Matrix p(D, P);
-      std::vector<Matrix> Z(static_cast<std::size_t>(P), Matrix(D, D));
-      for (Index mu = 0; mu < P; ++mu)
+      for (Index mu = 0; mu < P; ++mu)  // Z = [Z_0 … Z_{P−1}] (D × P·D), p (D × P)
         for (Index l = 0; l < D; ++l) {
           p(l, mu) = h.p[(mu * D + l) * L + r];
-          for (Index j = 0; j < D; ++j) Z[std::size_t(mu)](l, j) = h.Z[((mu * D + l) * D + j) * L + r];
+          for (Index j = 0; j < D; ++j) Z(l, mu * D + j) = h.Z[((mu * D + l) * D + j) * L + r];
         }
-      K += (lr_[3] * p.transpose() * CVV * p + lr_[2] * Cww * p.transpose() * p) / double(D);
+      K.noalias() += (lr_[3] / double(D)) * p.transpose() * CVV * p;
+      K.noalias() += (lr_[2] * Cww / double(D)) * p.transpose() * p;
+      for (Index mu = 0; mu < P; ++mu) {
+        U.middleCols(mu * D, D).noalias() = Z.middleCols(mu * D, D) * CKK;
+        V.middleCols(mu * D, D).noalias() = CQQ * Z.middleCols(mu * D, D);
+      }
+      const double scale = 1.0 / (double(D) * double(D));
       for (Index mu = 0; mu < P; ++mu)
-        for (Index nu = 0; nu < P; ++nu) {
-          const Matrix& Zm = Z[std::size_t(mu)];
-          const Matrix& Zn = Z[std::size_t(nu)];
-          K(mu, nu) += (lr_[0] * (Zn * CKK * Zm.transpose()).trace() + lr_[1] * (Zn.transpose() * CQQ * Zm).trace()) /
-                       (double(D) * double(D));
-        }
+        for (Index nu = 0; nu < P; ++nu)
+          K(mu, nu) += scale * (lr_[0] * U.middleCols(nu * D, D).cwiseProduct(Z.middleCols(mu * D, D)).sum() +
+                                lr_[1] * Z.middleCols(nu * D, D).cwiseProduct(V.middleCols(mu * D, D)).sum());
     }
   }
 
@@ -375,6 +376,7 @@ class PackKernel {
   Vector pi_;
   std::vector<double> Sig_, m_, XS_, e_, s_, se_, DX_, Dm_, T1_, M1_, T2_, M2_;
   Eigen::ArrayXd A_, sig_;
+  Matrix nk_CQQ_, nk_CKK_, nk_CVV_, nk_p_, nk_Z_, nk_U_, nk_V_;  // add_ntk's scratch (one lane at a time)
 };
 
 /// The packs of heads begin … end − 1: their initial moments from the finite network's own draws

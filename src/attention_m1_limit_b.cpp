@@ -20,6 +20,7 @@
 #include "dmft/attention_m0_limit_b.hpp"
 #include "dmft/error_update.hpp"
 #include "dmft/errors.hpp"
+#include "attention_site.hpp"
 #include "dmft/parameter_text.hpp"
 #include "dmft/rng.hpp"
 
@@ -51,7 +52,7 @@ struct Setup {
         eps(opt.base.eta * opt.base.gamma0 / double(data.P)), beta(opt.beta), rho(opt.rho), gamma0(opt.base.gamma0),
         c_O(opt.lr_o), c_w(opt.base.lr_w), causal(opt.base.causal_mask), pi(pooling_vector(opt.base.pool, data.S)),
         Xs(data.stacked_tokens() / std::sqrt(double(data.D))), Kx(attention_m0_token_kernel(data)) {
-    const double qk = std::pow(double(N), 2.0 * opt.base.alpha_a - 2.0);
+    const double qk = key_query_rate_factor(opt.base.alpha_a, N);
     c = {opt.base.lr_q * qk, opt.base.lr_k * qk, opt.base.lr_v};
   }
 };
@@ -121,9 +122,7 @@ class ResidualSite {
     const Setup& su = *su_;
     const Index ps = su.ps, lo = t * ps, live = lo + ps, P = su.P, S = su.S;
     // Φ^o(t, s < t), its transpose and the symmetrised equal-time block.
-    Phi_o_.block(lo, 0, ps, lo) = phi.leftCols(lo);
-    Phi_o_.block(0, lo, lo, ps) = phi.leftCols(lo).transpose();
-    Phi_o_.block(lo, lo, ps, ps) = 0.5 * (phi.middleCols(lo, ps) + phi.middleCols(lo, ps).transpose());
+    attention_site::fill_two_time(Phi_o_, phi, lo, ps);
     // (R4) w(t) = w(t−1) + c_w (ηγ0/P) Σ_ν Δ_ν(t−1) Σ_a π_a r(t−1, ν, a) (φ = id).
     if (t == 0)
       w_(0, w0_) = 1.0;
@@ -179,18 +178,21 @@ class ResidualSite {
   RowMatrix& Phi_o() { return Phi_o_; }
 
  private:
-  /// ⟨F G⟩ = F C Gᵀ over the sources, χ^O restricted to its first `live` entries.
-  RowMatrix moment(const Eigen::Ref<const RowMatrix>& F, const Eigen::Ref<const RowMatrix>& G, Index live) const {
-    const Index ps = su_->ps;
-    RowMatrix out = F.leftCols(ps) * su_->Kx * G.leftCols(ps).transpose();
-    out.noalias() += F.col(w0_) * G.col(w0_).transpose();
-    out.noalias() += F.middleCols(chi_O_, live) * Phi_o_.topLeftCorner(live, live) * G.middleCols(chi_O_, live).transpose();
-    return out;
+  /// ⟨F G⟩ = F C Gᵀ over the sources [χ^E (P·S, cov K^x) | w0 (1) | χ^O (T·P·S, cov Φ^o)], χ^O
+  /// restricted to its first `live` entries. (The block list is built per call: it points into
+  /// this object, which is copied and moved with its batch.)
+  RowMatrix moment(const attention_site::RowsRef& F, const attention_site::RowsRef& G, Index live) const {
+    attention_site::SiteSources sources;
+    sources.add(su_->ps, &su_->Kx, false);
+    sources.add(1, &unit_, false);
+    sources.add(su_->tps, &Phi_o_, true);
+    return sources.moment(F, G, live);
   }
 
   const Setup* su_;
   Vector y_;
   Index nr_, w0_, chi_O_;
+  RowMatrix unit_ = RowMatrix::Ones(1, 1);  // the covariance of w0
   RowMatrix Phi_o_, W_, L_, omega_, Delta_;
   RowMatrix w_;     // T × n_r: the rows of w(t)
   RowMatrix rbar_;  // P × n_r: r̄ of the last step
@@ -312,8 +314,7 @@ void backward(const Setup& su, Head& h, Index t, Index na, const ResidualSite& s
     RowMatrix& E = sc.E[std::size_t(mu)];
     RowMatrix& Dm = sc.Dm[std::size_t(mu)];
     E.noalias() = go.transpose() * v / double(N);
-    const Vector rE = sg.cwiseProduct(E).rowwise().sum();
-    Dm = sg.array() * (E.array().colwise() - rE.array());
+    Dm = softmax_backward(sg, E);
     sc.grad[0].middleCols(mu * S, S).noalias() = su.back_scale * k * Dm.transpose();
     sc.grad[1].middleCols(mu * S, S).noalias() = su.back_scale * q * Dm;
     sc.grad[2].middleCols(mu * S, S).noalias() = go * sg;
@@ -515,10 +516,7 @@ void check_inputs(const SequenceData& data, const AttentionM1Options& opt, Index
   if (opt.phi.kind() != ActivationKind::linear)
     throw InputError("activation", opt.phi.name(),
                      "limit B of block m1 is implemented for a linear phi only (the residual site is then linear-Gaussian)");
-  if (N < 1) throw InputError("N", std::to_string(N), "the head dimension must be at least 1");
-  if (head_samples < 2)
-    throw InputError("head_samples", std::to_string(head_samples),
-                     "at least 2 heads are needed (the standard error comes from batch means)");
+  throw_violations(head_shape_violations(N, head_samples, "head_samples", 2, kHeadSamplesRule));
 }
 
 }  // namespace

@@ -28,20 +28,12 @@ Matrix normal_tensor(Index rows, Index cols, std::uint64_t id, Index M, std::uin
   return w;
 }
 
-/// φ'(r) elementwise.
-RowMatrix apply_dphi(const Activation& phi, const RowMatrix& r) {
-  return r.unaryExpr([&phi](double x) { return phi.dphi(x); });
-}
-
-/// The unweighted readout field g^u_{μa} = β π_a w φ'(r_{μa}) (§1.6), (P·S)×M.
-RowMatrix readout_field(const AttentionM1State& st, const Matrix& w, const Vector& pi, const Activation& phi,
-                        double beta) {
-  const Index rows = st.r.rows(), S = pi.size();
-  Vector pool(rows);
-  for (Index row = 0; row < rows; ++row) pool[row] = beta * pi[row % S];
-  RowMatrix g = apply_dphi(phi, st.r);
+/// The readout's backward field c_row w φ'(r_row) (§1.6), (P·S)×M: with c = π_a it is g^r, with
+/// c = β π_a the branch field g^u; the gradients weight it by c_μ π_a.
+RowMatrix readout_field(const RowMatrix& r, const Matrix& w, const Vector& row_weight, const Activation& phi) {
+  RowMatrix g = r.unaryExpr([&phi](double x) { return phi.dphi(x); });
   g.array().rowwise() *= w.col(0).transpose().array();
-  return pool.asDiagonal() * g;
+  return row_weight.asDiagonal() * g;
 }
 
 }  // namespace
@@ -64,10 +56,7 @@ AttentionM1Network::AttentionM1Network(const SequenceData& data, const Attention
     : data_(&data), opt_(opt), N_(N), H_(H) {
   data.validate();
   opt.validate();
-  std::vector<Violation> problems;
-  if (N < 1) problems.push_back({"N", std::to_string(N), "the head dimension must be at least 1"});
-  if (H < 1) problems.push_back({"H", std::to_string(H), "at least one head is needed"});
-  throw_violations(problems);
+  throw_violations(head_shape_violations(N, H, "H", 1, "at least one head is needed"));
   const Index M = N * H;
   X_ = data.stacked_tokens();
   pi_ = pooling_vector(opt.base.pool, data.S);
@@ -88,7 +77,7 @@ double AttentionM1Network::multiplier(std::size_t tensor) const {
   // §1.5: c_E = λ_E, c_Q = λ_Q N^{2α_A−2}, c_K = λ_K N^{2α_A−2}, c_V = λ_V, c_O = λ_O, c_w = λ_w.
   if (tensor == 0) return opt_.lr_e;
   if (tensor + 1 == weights_.size()) return opt_.base.lr_w;
-  const double qk = std::pow(double(N_), 2.0 * opt_.base.alpha_a - 2.0);
+  const double qk = key_query_rate_factor(opt_.base.alpha_a, N_);
   switch ((tensor - 1) % 4) {
     case 0: return opt_.base.lr_q * qk;
     case 1: return opt_.base.lr_k * qk;
@@ -148,9 +137,7 @@ std::vector<AttentionM1Network::Factored> AttentionM1Network::gradients(const At
 
   std::vector<Factored> grad(weights_.size());
   grad.back() = {r.unaryExpr([this](double x) { return opt_.phi.phi(x); }), RowMatrix(cpi), 1.0};  // Σ π_a φ(r_a)
-  RowMatrix g_r = apply_dphi(opt_.phi, r);  // g^r_a = π_a w φ'(r_a)
-  g_r.array().rowwise() *= w.col(0).transpose().array();
-  g_r = cpi.asDiagonal() * g_r;
+  const RowMatrix g_r = readout_field(r, w, cpi, opt_.phi);  // g^r_a = c_μ π_a w φ'(r_a)
   const RowMatrix g_u = opt_.beta * g_r;
   RowMatrix g_h = opt_.rho * g_r;
   for (Index kappa = 0; kappa < H_; ++kappa) {
@@ -162,8 +149,7 @@ std::vector<AttentionM1Network::Factored> AttentionM1Network::gradients(const At
       const RowMatrix& sigma = st.sigma[std::size_t(m * H_ + kappa)];
       const auto go = g_o.middleRows(m * S, S);
       // E_ab = N⁻¹ g^o_a·v_b, D_ab = σ_ab (E_ab − Σ_c σ_ac E_ac).
-      const Eigen::ArrayXXd sE = sigma.array() * (go * v.middleRows(m * S, S).transpose() / N).array();
-      const RowMatrix Dm = (sE - sigma.array().colwise() * sE.rowwise().sum()).matrix();
+      const RowMatrix Dm = softmax_backward(sigma, go * v.middleRows(m * S, S).transpose() / N);
       g_q.middleRows(m * S, S) = back_scale * Dm * k.middleRows(m * S, S);
       g_k.middleRows(m * S, S) = back_scale * Dm.transpose() * q.middleRows(m * S, S);
       g_v.middleRows(m * S, S) = sigma.transpose() * go;
@@ -214,6 +200,8 @@ AttentionM0Trajectory train_attention_m1(const SequenceData& data, const Attenti
   const Index T = opt.base.T, P = data.P, S = data.S, M = N * H;
   AttentionM0Trajectory out = AttentionM0Trajectory::sized(T, P, S, H);
   const Vector pi = pooling_vector(opt.base.pool, S);
+  Vector beta_pi(P * S);  // β π_a on every row μ·S + a: g^u = β π_a w φ'(r)
+  for (Index row = 0; row < P * S; ++row) beta_pi[row] = opt.beta * pi[row % S];
   RowMatrix h_all, o_all, gu_all;  // (T·P·S)×M, row (t·P + μ)·S + a
   if (record_kernels) {
     h_all.resize(T * P * S, M);
@@ -231,7 +219,7 @@ AttentionM0Trajectory train_attention_m1(const SequenceData& data, const Attenti
       out.ntk.push_back(net.ntk(st));
       h_all.middleRows(t * P * S, P * S) = st.h;
       for (Index kappa = 0; kappa < H; ++kappa) o_all.block(t * P * S, kappa * N, P * S, N) = st.o[std::size_t(kappa)];
-      gu_all.middleRows(t * P * S, P * S) = readout_field(st, net.weights().back(), pi, opt.phi, opt.beta);
+      gu_all.middleRows(t * P * S, P * S) = readout_field(st.r, net.weights().back(), beta_pi, opt.phi);
     }
     if (t + 1 < T) net.step(st, delta);
   }

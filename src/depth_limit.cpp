@@ -3,27 +3,19 @@
 #include <cstdlib>
 
 #include "dmft/errors.hpp"
+#include "dmft/parameters.hpp"
 
 namespace dmft {
 
 std::vector<int> parse_depth_grid(const std::string& text) {
   std::vector<int> out;
-  std::size_t pos = 0;
-  while (pos <= text.size()) {
-    const std::size_t comma = std::min(text.find(',', pos), text.size());
-    const std::string item = text.substr(pos, comma - pos);
-    char* end = nullptr;
-    const long v = std::strtol(item.c_str(), &end, 10);
-    if (item.empty() || *end != '\0' || v < 2 || v > 100000)
-      throw InputError("--depth-grid", "'" + text + "'", "'" + item + "' is not an integer depth in [2, 100000] (expected e.g. 8,16,32)");
-    if (!out.empty() && v <= out.back())
-      throw InputError("--depth-grid", "'" + text + "'", "depths must be strictly increasing");
+  for (long long v : parse_increasing_integers(text, "--depth-grid", 2, 100000, "an integer depth in [2, 100000]",
+                                               "8,16,32", "depths")) {
     if (!out.empty() && v % out.front() != 0)
       throw InputError("--depth-grid", "'" + text + "'",
                        "every depth must be a multiple of the first, so that each grid has the layers tau = l/" +
                            std::to_string(out.front()));
     out.push_back(int(v));
-    pos = comma + 1;
   }
   if (out.size() < 2) throw InputError("--depth-grid", "'" + text + "'", "Richardson extrapolation needs at least two depths");
   return out;

@@ -8,6 +8,9 @@
 namespace dmft {
 namespace {
 
+/// The attention kernels (two-time arrays with token indices) that dmft compare reads back.
+constexpr const char* kComparedTokenKernels[] = {"Phi_h", "Phi_o", "G_u", "G_Q", "G_K", "G_V"};
+
 /// "N<width>", the group of one width (appended, not concatenated: GCC 12 warns falsely (-Wrestrict)
 /// on "literal" + std::to_string).
 std::string width_group(long long width) {
@@ -202,7 +205,7 @@ FiniteWidthResults read_finite_width(const std::string& path) {
       const auto logits = read_per_seed(f, base + "/logits", K, T, P * S * S);
       for (Index k = 0; k < K; ++k) w.seeds[std::size_t(k)].logits = logits[std::size_t(k)];
       w.mean.logits = read_matrix(f, base + "/logits_mean", T, P * S * S);
-      for (const std::string name : {"Phi_h", "Phi_o", "G_u", "G_Q", "G_K", "G_V"}) {
+      for (const std::string name : kComparedTokenKernels) {
         const std::string path_k = base + "/kernels/" + name;
         if (!h5::has_object(f, path_k + "_mean")) continue;
         w.mean.token_kernels[name] = read_matrix(f, path_k + "_mean", nt, nt);
@@ -245,7 +248,7 @@ SolutionResults read_solution(const std::string& path) {
   if (r.data.sequences()) {  // an attention solution (attention_file.cpp)
     const Index S = r.data.S, nt = T * P * S;
     r.kernels.logits = read_matrix(f, "/solution/attention/logits", T, P * S * S);
-    for (const std::string name : {"Phi_h", "Phi_o", "G_u", "G_Q", "G_K", "G_V"})
+    for (const std::string name : kComparedTokenKernels)
       if (h5::has_object(f, "/solution/kernels/" + name))
         r.kernels.token_kernels[name] = read_matrix(f, "/solution/kernels/" + name, nt, nt);
     r.depth = 1;

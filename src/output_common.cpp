@@ -19,6 +19,27 @@ void write_provenance(H5::Group& root, const std::string& format, int version, c
   h5::write_attr(root, "model", model);
 }
 
+void write_loss_and_residuals(H5::Group& gs, const Vector& loss, const RowMatrix& Delta) {
+  h5::write_array(gs, "loss", std::vector<double>(loss.data(), loss.data() + loss.size()), "t", "mean squared residual");
+  H5::DataSet loss_ds = gs.openDataSet("loss");
+  h5::write_attr(loss_ds, "normalisation",
+                 "loss(t) = (1/P) sum_mu Delta(t,mu)^2, the mean squared residual (twice the training "
+                 "objective (1/2P) sum_mu Delta^2); loss(0) = mean(y^2)");
+  h5::write_array(gs, "Delta", Delta.data(), {hsize_t(Delta.rows()), hsize_t(Delta.cols())}, "t,mu",
+                  "residuals Delta(t,mu) = y_mu - f_mu(t), f centred so that f(0) = 0");
+}
+
+void write_ntk_series(H5::Group& gs, const std::vector<Matrix>& K, const std::string& description) {
+  const hsize_t T = hsize_t(K.size()), P = K.empty() ? 0 : hsize_t(K.front().rows());
+  std::vector<double> ntk;
+  ntk.reserve(std::size_t(T * P * P));
+  for (const Matrix& k : K) {
+    const RowMatrix kr = k;
+    ntk.insert(ntk.end(), kr.data(), kr.data() + kr.size());
+  }
+  h5::write_array(gs, "ntk", ntk.data(), {T, P, P}, "t,mu,nu", description);
+}
+
 void write_data_group(H5::Group& root, const Dataset& data) {
   const hsize_t P = hsize_t(data.P());
   H5::Group gd = h5::create_group(root, "data");

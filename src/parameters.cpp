@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <sstream>
 
 #include "dmft/activation.hpp"
@@ -114,22 +115,28 @@ void throw_violations(const std::vector<Violation>& problems) {
   throw InputError(problems[0].option, problems[0].value, rule);
 }
 
-std::vector<long long> parse_widths(const std::string& text) {
+std::vector<long long> parse_increasing_integers(const std::string& text, const std::string& option, long long lo,
+                                                 long long hi, const std::string& what, const std::string& example,
+                                                 const std::string& plural) {
   std::vector<long long> out;
   std::size_t pos = 0;
   while (pos <= text.size()) {
     const std::size_t comma = std::min(text.find(',', pos), text.size());
     const std::string item = text.substr(pos, comma - pos);
     char* end = nullptr;
-    const long long w = std::strtoll(item.c_str(), &end, 10);
-    if (item.empty() || *end != '\0' || w < 1)
-      throw InputError("--widths", "'" + text + "'", "'" + item + "' is not a positive integer (expected e.g. 64,256,1024)");
-    if (!out.empty() && w <= out.back())
-      throw InputError("--widths", "'" + text + "'", "widths must be strictly increasing");
-    out.push_back(w);
+    const long long v = std::strtoll(item.c_str(), &end, 10);
+    if (item.empty() || *end != '\0' || v < lo || v > hi)
+      throw InputError(option, "'" + text + "'", "'" + item + "' is not " + what + " (expected e.g. " + example + ")");
+    if (!out.empty() && v <= out.back()) throw InputError(option, "'" + text + "'", plural + " must be strictly increasing");
+    out.push_back(v);
     pos = comma + 1;
   }
   return out;
+}
+
+std::vector<long long> parse_widths(const std::string& text) {
+  return parse_increasing_integers(text, "--widths", 1, std::numeric_limits<long long>::max(), "a positive integer",
+                                   "64,256,1024", "widths");
 }
 
 }  // namespace dmft

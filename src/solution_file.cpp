@@ -29,24 +29,11 @@ void write_file(const std::string& tmp, const SolveParameters& params, const std
   H5::Group gs = h5::create_group(root, "solution");
   h5::write_attr(gs, "error_update", pr.error_update == ErrorUpdate::exact ? "exact" : "ntk");
   h5::write_attr(gs, "mc_samples", static_cast<long long>(pr.samples));
-  std::vector<double> loss(sol.loss.data(), sol.loss.data() + sol.loss.size());
-  h5::write_array(gs, "loss", loss, "t", "mean squared residual");
-  H5::DataSet loss_ds = gs.openDataSet("loss");
-  h5::write_attr(loss_ds, "normalisation",
-                 "loss(t) = (1/P) sum_mu Delta(t,mu)^2, the mean squared residual (twice the training "
-                 "objective (1/2P) sum_mu Delta^2); loss(0) = mean(y^2)");
-  h5::write_array(gs, "Delta", sol.state.Delta.data(), {hsize_t(T), hsize_t(P)}, "t,mu",
-                  "residuals Delta(t,mu) = y_mu - f_mu(t), f centred so that f(0) = 0");
+  write_loss_and_residuals(gs, sol.loss, sol.state.Delta);
   if (pr.error_update == ErrorUpdate::exact && sol.output_se.size() == T * P)
     h5::write_array(gs, "Delta_se", sol.output_se.data(), {hsize_t(T), hsize_t(P)}, "t,mu",
                     "Monte Carlo standard error of the readout average f(t,mu) given the history");
-  std::vector<double> ntk;
-  for (const Matrix& K : sol.ntk) {
-    const RowMatrix Kr = K;
-    ntk.insert(ntk.end(), Kr.data(), Kr.data() + Kr.size());
-  }
-  h5::write_array(gs, "ntk", ntk.data(), {hsize_t(T), hsize_t(P), hsize_t(P)}, "t,mu,nu",
-                  "effective NTK K(t) from equal-time blocks (theory mlp.md 3.5)");
+  write_ntk_series(gs, sol.ntk, "effective NTK K(t) from equal-time blocks (theory mlp.md 3.5)");
   for (std::size_t l = 0; l < sol.state.layers.size(); ++l) {
     H5::Group gl = h5::create_group(gs, "layers/" + std::to_string(l + 1));
     const LayerKernels& k = sol.state.layers[l];

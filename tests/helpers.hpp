@@ -1,5 +1,6 @@
 #pragma once
 // Shared test helpers: problems on DS1, replicated solves, statistics.
+#include <doctest/doctest.h>
 #include <omp.h>
 
 #include <cmath>
@@ -48,6 +49,46 @@ inline MeanSe mean_se(const std::vector<double>& x) {
   for (double v : x) ss += (v - r.mean) * (v - r.mean);
   r.se = std::sqrt(ss / double(x.size() - 1) / double(x.size()));
   return r;
+}
+
+/// Central differences (step h) of the scalar objective `f()` with respect to every entry of `w`,
+/// which is restored entry by entry: the finite-difference gradient the networks' updates are
+/// checked against.
+template <class F>
+Matrix central_difference(Matrix& w, F&& f, double h = 1e-6) {
+  Matrix g(w.rows(), w.cols());
+  for (Index i = 0; i < w.size(); ++i) {
+    const double x = w.data()[i];
+    w.data()[i] = x + h;
+    const double up = f();
+    w.data()[i] = x - h;
+    const double down = f();
+    w.data()[i] = x;
+    g.data()[i] = (up - down) / (2 * h);
+  }
+  return g;
+}
+
+/// Independent Monte Carlo solves (each with Δ and its reported standard error Δ_se) at step t:
+/// the ratio rms over μ of the reported standard error / rms over μ of the seed standard
+/// deviation of Δ(t, μ). Near 1 when the reported errors are right.
+template <class Run>
+double reported_se_over_seed_spread(const std::vector<Run>& runs, Index t) {
+  const Index P = runs.front().Delta.cols();
+  const double seeds = double(runs.size());
+  double spread = 0, reported = 0;
+  for (Index mu = 0; mu < P; ++mu) {
+    std::vector<double> x;
+    for (const Run& r : runs) {
+      x.push_back(r.Delta(t, mu));
+      reported += r.Delta_se(t, mu) * r.Delta_se(t, mu) / (seeds * double(P));
+    }
+    const MeanSe m = mean_se(x);
+    spread += m.se * m.se * seeds / double(P);  // sample variance
+  }
+  MESSAGE("rms seed spread of Delta(" << t << ") " << std::sqrt(spread) << ", rms reported standard error "
+                                      << std::sqrt(reported) << ", ratio " << std::sqrt(reported / spread));
+  return std::sqrt(reported / spread);
 }
 
 /// A log-log slope with its standard error.

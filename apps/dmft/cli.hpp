@@ -8,6 +8,7 @@
 
 #include "dmft/parameter_text.hpp"
 #include "dmft/data.hpp"
+#include "dmft/finite_width_file.hpp"
 #include "dmft/parameters.hpp"
 
 namespace dmft::cli {
@@ -78,8 +79,12 @@ int run_solve(const SolveCommand& cmd, const std::string& command_line);
 /// on the problem's data (token sequences).
 int run_attention_solve(SolveParameters p, const Dataset& data, bool dry_run, const std::string& command_line);
 int run_attention_train(TrainParameters p, const Dataset& data, bool dry_run, const std::string& command_line);
-/// Refuses token sequences for the models that read one input vector per example.
+/// Refuses token sequences for the models that read one input vector per example, and data
+/// without a token axis for the attention model.
 std::vector<Violation> sequence_data_misuse(const std::string& model, const Dataset& data);
+/// After `dmft train` stopped (or not): false (and a line on stderr) when no width finished, so
+/// nothing is to be written; with `interrupted`, narrows `widths` to the finished ones and says so.
+bool keep_finished_widths(const std::vector<WidthRuns>& results, bool interrupted, std::string& widths);
 
 void add_info(CLI::App& app);
 int run_info();

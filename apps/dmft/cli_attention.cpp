@@ -24,16 +24,16 @@ int refuse_memory(const std::string& option, const std::string& value, double ne
 }  // namespace
 
 std::vector<Violation> sequence_data_misuse(const std::string& model, const Dataset& data) {
-  if (!data.sequences()) return {};
-  return {{"data", data.source, "holds token sequences (X of shape P x S x D), which only --model attention reads; model " + model +
-                                    " needs one input vector per example (X of shape P x D)"}};
+  if (is_attention_model(model) && !data.sequences())
+    return {{"data", data.source, "the attention model needs token sequences: X of shape P x S x D (or --dataset sequences)"}};
+  if (!is_attention_model(model) && data.sequences())
+    return {{"data", data.source, "holds token sequences (X of shape P x S x D), which only --model attention reads; model " +
+                                      model + " needs one input vector per example (X of shape P x D)"}};
+  return {};
 }
 
 int run_attention_solve(SolveParameters p, const Dataset& data, bool dry_run, const std::string& command_line) {
-  if (!data.sequences()) {
-    return report_errors(std::vector<Violation>{
-        {"data", data.source, "the attention model needs token sequences: X of shape P x S x D (or --dataset sequences)"}});
-  }
+  if (const auto v = sequence_data_misuse(p.model, data); !v.empty()) return report_errors(v);
   p.P = data.P();
   p.D = data.D();
   p.S = data.S;
@@ -72,10 +72,7 @@ int run_attention_solve(SolveParameters p, const Dataset& data, bool dry_run, co
 }
 
 int run_attention_train(TrainParameters p, const Dataset& data, bool dry_run, const std::string& command_line) {
-  if (!data.sequences()) {
-    return report_errors(std::vector<Violation>{
-        {"data", data.source, "the attention model needs token sequences: X of shape P x S x D (or --dataset sequences)"}});
-  }
+  if (const auto v = sequence_data_misuse(p.model, data); !v.empty()) return report_errors(v);
   const std::vector<long long> widths = parse_widths(p.widths);
   const bool heads_axis = p.width_axis == "heads";
   const bool kernels = p.block == "m1";  // the finite M1 network records K(t) and its two-time arrays
@@ -142,16 +139,7 @@ int run_attention_train(TrainParameters p, const Dataset& data, bool dry_run, co
       std::cerr << line << "\n";
     }
   }
-  if (results.empty()) {
-    std::cerr << "dmft train: interrupted before any width finished; nothing written\n";
-    return 130;
-  }
-  if (interrupted) {
-    std::string done;
-    for (const auto& w : results) done += (done.empty() ? "" : ",") + std::to_string(w.width);
-    std::cerr << "dmft train: interrupted; writing the finished widths " << done << "\n";
-    p.widths = done;
-  }
+  if (!keep_finished_widths(results, interrupted, p.widths)) return 130;
   write_finite_width(p.output, p, command_line, data, results);
   std::cout << "dmft train: attention " << p.block << ", " << (heads_axis ? "heads H = " : "head dimensions N = ") << p.widths
             << (heads_axis ? " at N = " + std::to_string(p.head_dim) : " at H = " + std::to_string(p.heads)) << ", " << p.seeds

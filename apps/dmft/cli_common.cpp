@@ -2,6 +2,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <iostream>
 #include <filesystem>
 
 #include "cli.hpp"
@@ -49,6 +50,20 @@ std::vector<Violation> check_writable(const std::string& option, const std::stri
   std::fclose(f);
   std::remove(probe.c_str());
   return {};
+}
+
+bool keep_finished_widths(const std::vector<WidthRuns>& results, bool interrupted, std::string& widths) {
+  if (results.empty()) {
+    std::cerr << "dmft train: interrupted before any width finished; nothing written\n";
+    return false;
+  }
+  if (interrupted) {  // keep what is done: the finished widths
+    std::string done;
+    for (const auto& w : results) done += (done.empty() ? "" : ",") + std::to_string(w.width);
+    std::cerr << "dmft train: interrupted; writing the finished widths " << done << "\n";
+    widths = done;
+  }
+  return true;
 }
 
 }  // namespace dmft::cli

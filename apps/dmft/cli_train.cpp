@@ -176,16 +176,7 @@ int run_train(const TrainCommand& cmd, const std::string& command_line) {
       std::cerr << line << "\n";
     }
   }
-  if (results.empty()) {
-    std::cerr << "dmft train: interrupted before any width finished; nothing written\n";
-    return 130;
-  }
-  if (interrupted) {  // keep what is done: the finished widths
-    std::string done;
-    for (const auto& w : results) done += (done.empty() ? "" : ",") + std::to_string(w.width);
-    std::cerr << "dmft train: interrupted; writing the finished widths " << done << "\n";
-    p.widths = done;
-  }
+  if (!keep_finished_widths(results, interrupted, p.widths)) return 130;
   write_finite_width(p.output, p, command_line, data, results);
   if (p.coord_check) print_coordinate_check(p, results);
   std::cout << "dmft train: " << p.model << " (" << p.activation << ", depth " << p.depth << ", "

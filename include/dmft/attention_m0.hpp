@@ -27,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "dmft/parameters.hpp"
 #include "dmft/types.hpp"
 
 namespace dmft {
@@ -70,10 +71,24 @@ struct AttentionM0Options {
   void validate() const;
 };
 
+/// §1.5: the key/query learning-rate factor N^{2α_A−2} of c_Q = λ_Q N^{2α_A−2}, c_K likewise
+/// (1 for α_A = 1, 1/N for α_A = 1/2).
+double key_query_rate_factor(double alpha_a, Index N);
+
+/// The head dimension N (≥ 1) and a head count (`heads_name` ≥ `min_heads`, else `rule`) of a
+/// network or a head sampler, as violations (empty when both hold).
+std::vector<Violation> head_shape_violations(Index N, Index heads, const std::string& heads_name, Index min_heads,
+                                             const std::string& rule);
+
 /// The pooling vector π ∈ R^S of `pool`.
 Vector pooling_vector(AttentionM0Options::Pool pool, Index S);
 /// softmax_b(A_ab + m_ab) row by row; with the causal mask the entries b > a are exactly 0.
 RowMatrix masked_softmax(const RowMatrix& A, bool causal_mask);
+/// The backward pass of the softmax (§1.6): D_ab = σ_ab (E_ab − Σ_c σ_ac E_ac), so that
+/// γ0 M ∂f/∂A_ab = N D_ab when γ0 M ∂f/∂σ_ab = N E_ab.
+RowMatrix softmax_backward(const RowMatrix& sigma, const RowMatrix& E);
+/// The same for a pooled readout, E_ab = π_a e_b: D_ab = π_a σ_ab (e_b − Σ_c σ_ac e_c).
+RowMatrix pooled_softmax_backward(const RowMatrix& sigma, const Vector& pi, const Vector& e);
 
 /// A trajectory of M0: residuals, loss and, per step, example and head, the attention logits and
 /// probabilities. Entry ((t·P + μ)·H + κ) of `logits` / `attention` is the S×S matrix of step t,

@@ -21,6 +21,8 @@ namespace dmft {
 
 /// Number of head batches of the batch-means standard errors (fewer if there are fewer heads).
 inline constexpr Index kAttentionHeadBatches = 40;
+/// Why a head sampler needs at least two heads.
+inline constexpr const char* kHeadSamplesRule = "at least 2 heads are needed (the standard error comes from batch means)";
 
 /// The fixed partition of n sampled heads into B = min(n, kAttentionHeadBatches) contiguous
 /// batches: batch b holds heads ⌊b·n/B⌋ … ⌊(b+1)·n/B⌋ − 1 (shared by limit B of M0 and M1).

@@ -4,6 +4,7 @@
 #include <functional>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include "dmft/data.hpp"
 #include "dmft/h5_util.hpp"
@@ -14,6 +15,12 @@ namespace dmft {
 /// Root attributes: format, format_version, dmft_version, git_hash, git_dirty, command_line, model.
 void write_provenance(H5::Group& root, const std::string& format, int version, const std::string& command_line,
                       const std::string& model);
+
+/// /solution/loss (T, with its `normalisation` attribute) and /solution/Delta (T×P): the residual
+/// record every solve writes.
+void write_loss_and_residuals(H5::Group& solution, const Vector& loss, const RowMatrix& Delta);
+/// /solution/ntk: K(t) for t = 0..T−1 as one (T, P, P) array.
+void write_ntk_series(H5::Group& solution, const std::vector<Matrix>& K, const std::string& description);
 
 /// /data: X (P×D), y (P), Kx (P×P) and the attribute `source`.
 void write_data_group(H5::Group& root, const Dataset& data);

@@ -185,6 +185,12 @@ void throw_violations(const std::vector<Violation>& problems);
 std::vector<Violation> validate(const SolveParameters& p);
 std::vector<Violation> validate(const TrainParameters& p);
 
+/// Parses a comma-separated, strictly increasing list of integers in [lo, hi] given to `option`;
+/// throws InputError naming the option: "'x' is not <what> (expected e.g. <example>)" or
+/// "<plural> must be strictly increasing".
+std::vector<long long> parse_increasing_integers(const std::string& text, const std::string& option, long long lo,
+                                                 long long hi, const std::string& what, const std::string& example,
+                                                 const std::string& plural);
 /// Parses --widths ("64,256,1024"): throws InputError naming the option unless every entry is a
 /// positive integer and the list is strictly increasing.
 std::vector<long long> parse_widths(const std::string& text);

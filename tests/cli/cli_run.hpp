@@ -33,6 +33,16 @@ inline Run run(const std::string& args, const std::string& env = "") {
 
 inline std::string tmp(const std::string& name) { return std::string(DMFT_TEST_TMP) + "/" + name; }
 
+/// Runs `args` and expects bad input: exit code 2 and "dmft: error: " with `expected` in it.
+inline void check_bad(const std::string& args, const std::string& expected) {
+  CAPTURE(args);
+  const Run r = run(args);
+  CAPTURE(r.out);
+  CHECK(r.code == 2);
+  CHECK(r.out.find("dmft: error: ") == 0);
+  CHECK(r.out.find(expected) != std::string::npos);
+}
+
 inline std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};

@@ -17,14 +17,7 @@ using dmft::test::run;
 using dmft::test::Run;
 using dmft::test::tmp;
 
-void check_bad(const std::string& args, const std::string& expected) {
-  CAPTURE(args);
-  const Run r = run(args);
-  CAPTURE(r.out);
-  CHECK(r.code == 2);
-  CHECK(r.out.find("dmft: error: ") == 0);
-  CHECK(r.out.find(expected) != std::string::npos);
-}
+using dmft::test::check_bad;
 
 std::vector<hsize_t> shape_of(const std::string& file, const std::string& path) {
   H5::H5File f(file, H5F_ACC_RDONLY);
@@ -46,6 +39,14 @@ void write_sequence_file(const std::string& path) {
   H5::Group root = d.openGroup("/");
   h5::write_array(root, "X", X.data(), {2, 3, 2}, "mu,a,d");
   h5::write_array(root, "y", y.data(), {2}, "mu");
+}
+
+/// The value of the first row of a `dmft compare --csv` table that starts with `prefix`.
+double csv_value(const std::string& path, const std::string& prefix) {
+  const std::string csv = dmft::test::read_file(path);
+  const auto at = csv.find(prefix);
+  REQUIRE(at != std::string::npos);
+  return std::stod(csv.substr(at + prefix.size()));
 }
 
 /// The small M0 problem: 4 sequences of 3 tokens in R^3.
@@ -172,13 +173,7 @@ TEST_CASE("dmft train and compare --model attention: finite M0 networks approach
   REQUIRE(c.code == 0);
   CHECK(c.out.find("rms error at the last step") != std::string::npos);
   // The rms Delta error at t = T-1 of the seed-mean network falls from N = 64 to 1024 (x16 in N: about x4).
-  const std::string csv = dmft::test::read_file(table);
-  auto value = [&](const std::string& prefix) {
-    const auto at = csv.find(prefix);
-    REQUIRE(at != std::string::npos);
-    return std::stod(csv.substr(at + prefix.size()));
-  };
-  const double e64 = value("64,-1,0,Delta,rms_final,"), e1024 = value("1024,-1,0,Delta,rms_final,");
+  const double e64 = csv_value(table, "64,-1,0,Delta,rms_final,"), e1024 = csv_value(table, "1024,-1,0,Delta,rms_final,");
   CAPTURE(e64);
   CAPTURE(e1024);
   CHECK(e1024 < e64 / 2);
@@ -191,13 +186,7 @@ TEST_CASE("dmft train and compare --model attention: finite M0 networks approach
   REQUIRE(tb.code == 0);
   CHECK(shape_of(finite_b, "/finite_width/N16/logits_heads") == std::vector<hsize_t>{4, 12, 4, 16, 3, 3});
   REQUIRE(run("compare --quiet " + dmft_b + " " + finite_b + " --output " + tmp("att_cmp_b_table.h5") + " --csv " + table_b).code == 0);
-  const std::string csv_b = dmft::test::read_file(table_b);
-  auto value_b = [&](const std::string& prefix) {
-    const auto at = csv_b.find(prefix);
-    REQUIRE(at != std::string::npos);
-    return std::stod(csv_b.substr(at + prefix.size()));
-  };
-  const double b16 = value_b("16,-1,0,Delta,rms_final,"), b256 = value_b("256,-1,0,Delta,rms_final,");
+  const double b16 = csv_value(table_b, "16,-1,0,Delta,rms_final,"), b256 = csv_value(table_b, "256,-1,0,Delta,rms_final,");
   CAPTURE(b16);
   CAPTURE(b256);
   CHECK(b256 < b16 / 2);

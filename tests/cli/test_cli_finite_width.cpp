@@ -20,14 +20,7 @@ using dmft::test::Run;
 using dmft::test::tmp;
 const auto& read_bytes = dmft::test::read_file;
 
-void check_bad(const std::string& args, const std::string& expected) {
-  CAPTURE(args);
-  const Run r = run(args);
-  CAPTURE(r.out);
-  CHECK(r.code == 2);
-  CHECK(r.out.find("dmft: error: ") == 0);
-  CHECK(r.out.find(expected) != std::string::npos);
-}
+using dmft::test::check_bad;
 
 /// The small deep-linear problem of the regression run (theory T18 at T = 20).
 const std::string kProblem = "--model deep_linear --activation linear --depth 3 --P 10 --D 20 --T 20 --eta 0.1 "

@@ -11,8 +11,10 @@
 #include "dmft/attention_m0.hpp"
 #include "dmft/attention_m0_limit_b.hpp"
 #include "dmft/errors.hpp"
+#include "helpers.hpp"
 
 using namespace dmft;
+using dmft::test::central_difference;
 
 namespace {
 
@@ -64,19 +66,12 @@ TEST_CASE("attention M0: every update equals -c eta gamma0^2 M times the central
     // Separately for Q, K, V and w, so that the small key/query steps (c_QK = 1/N at α_A = 1/2)
     // are not hidden behind the readout's.
     double worst[4] = {0, 0, 0, 0}, scale[4] = {0, 0, 0, 0};
-    const double h = 1e-6;
     for (std::size_t tensor = 0; tensor < before.size(); ++tensor) {
       const int kind = int(tensor % 4);
-      const double lr = net.learning_rate(kind);
-      Matrix& W = net.weights()[tensor];
-      for (Index i = 0; i < W.size(); ++i) {
-        const double x = W.data()[i];
-        W.data()[i] = x + h;
-        const double up = net.objective();
-        W.data()[i] = x - h;
-        const double down = net.objective();
-        W.data()[i] = x;
-        const double expected = -lr * (up - down) / (2 * h);
+      const Matrix expected_step =
+          -net.learning_rate(kind) * central_difference(net.weights()[tensor], [&] { return net.objective(); });
+      for (Index i = 0; i < expected_step.size(); ++i) {
+        const double expected = expected_step.data()[i];
         const double update = stepped.weights()[tensor].data()[i] - before[tensor].data()[i];
         worst[kind] = std::max(worst[kind], std::abs(update - expected));
         scale[kind] = std::max(scale[kind], std::abs(update));

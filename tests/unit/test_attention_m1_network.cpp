@@ -10,8 +10,10 @@
 
 #include "dmft/attention_m1.hpp"
 #include "dmft/errors.hpp"
+#include "helpers.hpp"
 
 using namespace dmft;
+using dmft::test::central_difference;
 
 namespace {
 
@@ -101,21 +103,11 @@ TEST_CASE("M1 network: each update with one lambda set equals -c eta gamma0^2 M 
     const double lambda = 1.3;
     AttentionM1Network net = trained_network(data, opt, 17, opt);
     const std::vector<Matrix> before = net.weights();
-    const double M = double(kN * kH), h = 1e-6;
+    const double M = double(kN * kH);
     // Central differences of 𝓛 for every entry of every tensor.
-    std::vector<Matrix> fd = before;
-    for (std::size_t tensor = 0; tensor < before.size(); ++tensor) {
-      Matrix& W = net.weights()[tensor];
-      for (Index i = 0; i < W.size(); ++i) {
-        const double x = W.data()[i];
-        W.data()[i] = x + h;
-        const double up = net.objective();
-        W.data()[i] = x - h;
-        const double down = net.objective();
-        W.data()[i] = x;
-        fd[tensor].data()[i] = (up - down) / (2 * h);
-      }
-    }
+    std::vector<Matrix> fd;
+    for (std::size_t tensor = 0; tensor < before.size(); ++tensor)
+      fd.push_back(central_difference(net.weights()[tensor], [&] { return net.objective(); }));
     for (int kind = 0; kind < 6; ++kind) {
       CAPTURE(kind);
       const AttentionM1Options o = only(opt, kind, lambda);

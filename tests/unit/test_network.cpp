@@ -7,8 +7,10 @@
 
 #include "dmft/finite_width.hpp"
 #include "dmft/network.hpp"
+#include "helpers.hpp"
 
 using namespace dmft;
+using dmft::test::central_difference;
 
 namespace {
 
@@ -72,19 +74,7 @@ OneStep one_step(const NetworkSpec& spec, const Dataset& data) {
 }
 
 Matrix gradient_step(MlpNetwork& net, std::size_t k, double lr) {
-  Matrix& w = net.weights()[k];
-  Matrix step(w.rows(), w.cols());
-  const double h = 1e-6;
-  for (Index i = 0; i < w.size(); ++i) {
-    const double x = w.data()[i];
-    w.data()[i] = x + h;
-    const double up = net.objective();
-    w.data()[i] = x - h;
-    const double down = net.objective();
-    w.data()[i] = x;
-    step.data()[i] = -lr * (up - down) / (2 * h);
-  }
-  return step;
+  return -lr * central_difference(net.weights()[k], [&] { return net.objective(); });
 }
 
 }  // namespace

@@ -285,19 +285,7 @@ TEST_CASE("M1 limit B: its standard error of Delta matches the spread of indepen
   controls.record_response = false;
   std::vector<AttentionM0Trajectory> runs;
   for (int s = 0; s < seeds; ++s) runs.push_back(attention_m1_limit_b(data, opt, 2, 600, std::uint64_t(3000 + s), controls));
-  double spread = 0, reported = 0;
-  for (Index mu = 0; mu < data.P; ++mu) {
-    std::vector<double> x;
-    for (const AttentionM0Trajectory& r : runs) {
-      x.push_back(r.Delta(last, mu));
-      reported += r.Delta_se(last, mu) * r.Delta_se(last, mu) / double(seeds * data.P);
-    }
-    const MeanSe m = mean_se(x);
-    spread += m.se * m.se * double(seeds) / double(data.P);
-  }
-  const double ratio = std::sqrt(reported / spread);
-  MESSAGE("rms seed spread of Delta(T-1) " << std::sqrt(spread) << ", rms reported standard error " << std::sqrt(reported)
-                                           << ", ratio " << ratio);
+  const double ratio = reported_se_over_seed_spread(runs, last);
   CHECK(ratio > 0.6);
   CHECK(ratio < 1.8);
 }
