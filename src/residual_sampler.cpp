@@ -225,7 +225,7 @@ SiteAverages sample_resnet(const Problem& pr, const OrderParameters& state, cons
         residual_tangent_sweep(pr.activation, cp, &paths, none, pr_u, mm, tu);  // sweep 2: du = ω_u
         for (int b = 0; b < blocks; ++b) {
           const auto bi = std::size_t(b);
-          adh[bi].middleCols(c0, mm) = paths.dphi[bi].cwiseProduct(tr.dh[bi]);
+          adh[bi].middleCols(c0, mm) = tr.adh[bi];  // φ'(h) dh of sweep 1
           wr[bi].middleCols(c0, mm) = pr_r[bi];
           dgu[bi].middleCols(c0, mm) = tu.dg[bi + 1];
           wu[bi].middleCols(c0, mm) = pr_u[bi];

@@ -73,7 +73,8 @@ void residual_tangent_sweep(const Activation& act, const ResidualCouplings& cp, 
   const double a = cp.a;
   out.dh.assign(std::size_t(L), Matrix(n, m));
   out.dg.assign(std::size_t(L), Matrix(n, m));
-  std::vector<Matrix> adh(std::size_t(L), Matrix(n, m));  // φ'(h^l) dh^l
+  out.adh.assign(std::size_t(L), Matrix(n, m));  // φ'(h^l) dh^l
+  std::vector<Matrix>& adh = out.adh;
   Eigen::RowVectorXd dzL(m);
   Matrix dz(P, m);
   auto rows = [&](Matrix& x, Index t) { return x.middleRows(t * P, P); };

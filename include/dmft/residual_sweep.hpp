@@ -51,6 +51,7 @@ void residual_sweep(const Activation& act, const ResidualCouplings& cp, const Re
 /// the tangents do not depend on the sample.
 struct ResidualTangents {
   std::vector<Matrix> dh, dg;  // layer l at index l−1, n×m
+  std::vector<Matrix> adh;     // φ'(h^l) dh^l, the tangent of φ(h^l), layer l at index l−1
 };
 void residual_tangent_sweep(const Activation& act, const ResidualCouplings& cp, const ResidualPaths* primal,
                             const std::vector<Matrix>& dr, const std::vector<Matrix>& du, Index m,
