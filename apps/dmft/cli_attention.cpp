@@ -49,7 +49,9 @@ int run_attention_solve(SolveParameters p, const Dataset& data, bool dry_run, co
   if (dry_run) {
     std::cout << "dry run: attention " << p.block << ", limit " << p.limit << ", P = " << data.P() << ", S = " << data.S
               << ", D = " << data.D() << ", T = " << p.T << ", n = T*P*S = " << n
-              << (p.limit == "b" ? ", " + std::to_string(p.mc_samples) + " Monte Carlo heads of N = " + std::to_string(p.head_dim) : std::string())
+              << (p.limit == "b" ? ", " + std::to_string(p.mc_samples) + " Monte Carlo heads of N = " + std::to_string(p.head_dim)
+                  : p.block == "m1" && p.activation != "linear" ? ", " + std::to_string(p.mc_samples) + " Monte Carlo residual samples"
+                                                                : std::string())
               << "\n" << est.str() << "\n";
     return 0;
   }

@@ -24,11 +24,12 @@ inline constexpr Index kAttentionHeadBatches = 40;
 /// Why a head sampler needs at least two heads.
 inline constexpr const char* kHeadSamplesRule = "at least 2 heads are needed (the standard error comes from batch means)";
 
-/// The fixed partition of n sampled heads into B = min(n, kAttentionHeadBatches) contiguous
+/// The fixed partition of n sampled heads into B = min(n, max_batches) contiguous
 /// batches: batch b holds heads ⌊b·n/B⌋ … ⌊(b+1)·n/B⌋ − 1 (shared by limit B of M0 and M1).
 struct HeadBatches {
   Index n, B;
-  explicit HeadBatches(Index heads) : n(heads), B(std::min(heads, kAttentionHeadBatches)) {}
+  explicit HeadBatches(Index heads, Index max_batches = kAttentionHeadBatches)
+      : n(heads), B(std::min(heads, max_batches)) {}
   Index begin(Index b) const { return b * n / B; }
   Index end(Index b) const { return (b + 1) * n / B; }
   Index size(Index b) const { return end(b) - begin(b); }

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "dmft/attention_limit_a.hpp"
 #include "dmft/attention_m0_limit_b.hpp"
 #include "dmft/attention_m1_limit_b.hpp"
 #include "dmft/error_update.hpp"
@@ -31,7 +32,7 @@ double trajectory_bytes(Index T, Index P, Index S, Index H) {
 std::string attention_model_description() {
   return "multi-head self-attention (theory attention.md): --block m0 (one attention layer on the tokens) or m1 "
          "(embedding, attention with W^O, skip --rho, branch --beta0, readout); dmft solve --limit a (N -> inf, "
-         "alpha_A = 1, no sampling for phi = id) or --limit b (H -> inf at --head-dim N, Monte Carlo heads; m1 with a "
+         "alpha_A = 1; no sampling for phi = id, Monte Carlo residual sites for a smooth phi) or --limit b (H -> inf at --head-dim N, Monte Carlo heads; m1 with a "
          "frozen embedding); "
          "needs token sequences (--dataset sequences or --data with X of shape P x S x D)";
 }
@@ -125,15 +126,20 @@ std::vector<Violation> attention_solve_violations(const SolveParameters& p) {
   if (p.limit == "a") {
     if (p.alpha_a != 1.0)
       out.push_back({"alpha-a", format_value(p.alpha_a), "limit A (N -> inf) exists only for alpha_A = 1 (attention.md 2); use --limit b for 0.5"});
-    if (is_m1(p) && p.activation != "linear")
-      out.push_back({"activation", "'" + p.activation + "'",
-                     "limit A of block m1 is solved for phi = id only (--activation linear): a nonlinear phi needs Monte Carlo residual sites, not implemented"});
-    if (p.mc_samples != d.mc_samples)
-      out.push_back({"mc-samples", std::to_string(p.mc_samples), "limit A is solved without sampling (used with --limit b)"});
+    const bool sampled = is_m1(p) && p.activation != "linear";  // Monte Carlo residual sites
+    if (sampled && p.activation == "relu")
+      out.push_back({"activation", "'relu'",
+                     "limit A of block m1 needs a smooth phi (tanh, softplus, ...): the equal-time response "
+                     "R^u = beta^2 pi <w phi''(r)> (attention.md 3.2) has a Dirac delta for relu that tangents miss"});
+    const std::string exact = "limit A with phi = id (and block m0) is solved without sampling";
+    if (!sampled && p.mc_samples != d.mc_samples)
+      out.push_back({"mc-samples", std::to_string(p.mc_samples), exact + " (samples are used with a nonlinear --activation or --limit b)"});
+    if (sampled && p.mc_samples < kLimitAMinSamples)
+      out.push_back({"mc-samples", std::to_string(p.mc_samples), "must be >= " + std::to_string(kLimitAMinSamples)});
+    if (!sampled && p.seed != d.seed)
+      out.push_back({"seed", std::to_string(p.seed), exact + " (the seed is used with a nonlinear --activation or --limit b)"});
     if (p.head_dim != d.head_dim)
       out.push_back({"head-dim", std::to_string(p.head_dim), "limit A is N -> inf (used with --limit b)"});
-    if (p.seed != d.seed)
-      out.push_back({"seed", std::to_string(p.seed), "limit A is solved without sampling (the seed is used with --limit b)"});
   } else if (p.limit == "b") {
     if (is_m1(p) && p.lr_e != 0)
       out.push_back({"lr-e", format_value(p.lr_e),
@@ -184,10 +190,16 @@ AttentionSolution solve_attention(const SolveParameters& p, const Dataset& data)
   const ErrorUpdate update = p.error_update == "ntk" ? ErrorUpdate::ntk : ErrorUpdate::exact;
   AttentionSolution out;
   if (p.limit == "a") {
-    out.trajectory = attention_limit_a(seq, opt, block, update);
-    out.method = std::string("limit A (alpha_A = 1, N -> inf, heads collapse), ") + (block == AttentionBlock::m0 ? "block m0" : "block m1") +
-                 ", phi = id: coefficient representation over the sites' Gaussian sources, one causal sweep, no sampling "
-                 "(attention.md 3.3, 3.7)";
+    const bool sampled = block == AttentionBlock::m1 && opt.phi.kind() != ActivationKind::linear;
+    out.trajectory = attention_limit_a(seq, opt, block, update, {Index(p.mc_samples), std::uint64_t(p.seed)});
+    out.method = std::string("limit A (alpha_A = 1, N -> inf, heads collapse), ") + (block == AttentionBlock::m0 ? "block m0" : "block m1");
+    if (sampled)
+      out.method += ", phi = " + opt.phi.name() + ": coordinate site by coefficient rows, residual site by Monte Carlo over " +
+                    std::to_string(p.mc_samples) + " samples with adjoint-tangent responses, one causal sweep, " +
+                    std::to_string(std::min<Index>(Index(p.mc_samples), kLimitAReplicas)) + " replicas for the standard error (attention.md 3.2, 3.7)";
+    else
+      out.method += ", phi = id: coefficient representation over the sites' Gaussian sources, one causal sweep, no sampling "
+                    "(attention.md 3.3, 3.7)";
     if (block == AttentionBlock::m0 && update == ErrorUpdate::exact) {
       // The built-in oracle (attention.md 3.4): the O(D^3) moment recursion of the same limit.
       const AttentionM0Limit oracle = attention_m0_limit_a(seq, opt.base);
@@ -219,13 +231,21 @@ CostEstimate attention_solve_cost(const SolveParameters& p, Index P, Index S, In
   const double T = double(p.T), n = T * double(P) * double(S);
   if (p.limit == "a") {
     const AttentionBlock block = attention_block(p);
-    c.peak_bytes = attention_limit_a_bytes(p.T, P, S, block) + trajectory_bytes(p.T, P, S, 1);
+    const bool sampled = block == AttentionBlock::m1 && p.activation != "linear";
+    c.peak_bytes = attention_limit_a_bytes(p.T, P, S, block, sampled ? Index(p.mc_samples) : 0) + trajectory_bytes(p.T, P, S, 1);
     // Kernels F C F^T of every field against the past: per step O((P S) n_src n) with n_src ~ 4 n (M1) or
     // 3 P S + 1 (M0) sources.
     const double sources = block == AttentionBlock::m1 ? 4.0 * n + double(P * S) + 1 : 3.0 * double(P * S) + 1;
     c.dominant_step = "coefficient-row kernels F C F^T";
     c.dominant_flops = 10.0 * (2.0 * n * sources * sources + 2.0 * n * n * sources);  // about ten fields
-    c.flops_per_iteration = c.dominant_flops;
+    if (sampled) {
+      const double coordinate = c.dominant_flops * double(1 + std::min<Index>(Index(p.mc_samples), kLimitAReplicas));
+      c.dominant_flops = attention_limit_a_sampled_flops(p.T, P, S, Index(p.mc_samples));
+      c.dominant_step = "adjoint tangents of the sampled residual site (responses R^h, R^u)";
+      c.flops_per_iteration = c.dominant_flops + coordinate;
+    } else {
+      c.flops_per_iteration = c.dominant_flops;
+    }
   } else if (attention_block(p) == AttentionBlock::m1) {
     // Every head and its replica keep their tangents (attention_m1_limit_b.hpp), plus the two-time arrays.
     const double heads = double(p.mc_samples), N = double(p.head_dim), d = double(D);

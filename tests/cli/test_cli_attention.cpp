@@ -115,6 +115,28 @@ TEST_CASE("dmft solve --model attention --block m1 --limit b: frozen embedding, 
   CHECK(shape_of(out, "/solution/Delta_se") == std::vector<hsize_t>{6, 4});
 }
 
+TEST_CASE("dmft solve --model attention --block m1 --limit a --activation tanh: sampled residual site, then compare") {
+  const std::string out = tmp("att_m1_tanh.h5"), finite = tmp("att_m1_tanh_f.h5"), table = tmp("att_m1_tanh.csv");
+  const std::string args = " --T 5 --block m1 --activation tanh --gamma0 2 --eta 0.5 --mc-samples 600 --seed 4";
+  const Run d = run("solve " + kM0 + args + " --dry-run");
+  CAPTURE(d.out);
+  CHECK(d.out.find("600 Monte Carlo residual samples") != std::string::npos);
+  CHECK(d.out.find("adjoint tangents") != std::string::npos);
+  const Run r = run("solve " + kM0 + args + " --output " + out);
+  CAPTURE(r.out);
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("residual site by Monte Carlo over 600 samples") != std::string::npos);
+  CHECK(r.out.find("Monte Carlo s.e.") != std::string::npos);
+  CHECK(shape_of(out, "/solution/Delta_se") == std::vector<hsize_t>{5, 4});
+  CHECK(shape_of(out, "/solution/kernels/R_u") == std::vector<hsize_t>{5, 4, 3, 5, 4, 3});
+  const Run t = run("train --quiet --like " + out + " --widths 64,256 --heads 1 --seeds 2 --output " + finite);
+  CAPTURE(t.out);
+  REQUIRE(t.code == 0);
+  const Run c = run("compare " + out + " " + finite + " --output " + table);
+  CAPTURE(c.out);
+  CHECK(c.code == 0);
+}
+
 TEST_CASE("dmft solve --model attention --dry-run shows the (T P S)^2 memory and refuses what does not fit") {
   const Run r = run("solve " + kM0 + " --block m1 --activation linear --dry-run");
   CAPTURE(r.out);
@@ -131,7 +153,10 @@ TEST_CASE("dmft solve and train --model attention: bad input names the option, v
   check_bad("solve " + kM0 + " --alpha-a 0.7" + o, "--alpha-a = 0.7: must be 1 (muP) or 0.5");
   check_bad("solve " + kM0 + " --alpha-a 0.5" + o, "limit A (N -> inf) exists only for alpha_A = 1");
   check_bad("solve " + kM0 + " --block m2" + o, "--block = 'm2': must be one of m0, m1");
-  check_bad("solve " + kM0 + " --block m1" + o, "--activation = 'relu': limit A of block m1 is solved for phi = id only");
+  check_bad("solve " + kM0 + " --block m1" + o, "--activation = 'relu': limit A of block m1 needs a smooth phi");
+  check_bad("solve " + kM0 + " --block m1 --activation tanh --mc-samples 10" + o, "--mc-samples = 10: must be >= 64");
+  check_bad("solve " + kM0 + " --block m1 --activation linear --mc-samples 1000" + o,
+            "--mc-samples = 1000: limit A with phi = id (and block m0) is solved without sampling");
   check_bad("solve " + kM0 + " --block m1 --activation linear --limit b" + o, "--lr-e = 1: limit B of block m1 is implemented with a frozen embedding");
   check_bad("solve " + kM0 + " --block m1 --activation linear --lr-e 0 --limit b --error-update ntk" + o,
             "limit B of block m1 is implemented with the exact error update only");
@@ -146,7 +171,7 @@ TEST_CASE("dmft solve and train --model attention: bad input names the option, v
   check_bad("train " + kM0 + " --coord-check" + o, "not available for the attention model");
   check_bad("solve " + kM0 + " --activation tanh" + o, "--activation = 'tanh': block m0 has no embedding");
   check_bad("solve " + kM0 + " --target linear" + o, "--dataset sequences draws its targets");
-  check_bad("solve " + kM0 + " --seed 3" + o, "limit A is solved without sampling");
+  check_bad("solve " + kM0 + " --seed 3" + o, "limit A with phi = id (and block m0) is solved without sampling");
   check_bad("solve " + kM0 + " --response-estimator stein" + o, "the attention solve does not use it");
   check_bad("solve --model two_layer --limit b" + o, "--limit = 'b': an option of the attention model");
   check_bad("train --model two_layer --width-axis heads" + o, "--width-axis = 'heads': an option of the attention model");

@@ -277,7 +277,7 @@ TEST_CASE("M1 limit A: the ntk update is the exact update to first order in eta"
   CHECK(r_T.back() < 8.5);
 }
 
-TEST_CASE("limit A refuses alpha_A = 1/2 and a nonlinear phi for M1") {
+TEST_CASE("limit A refuses alpha_A = 1/2, a kinked phi and too few samples for a nonlinear phi") {
   const SequenceData data = make_gaussian_sequences(3, 3, 4, kDataSeed);
   AttentionM1Options opt = m1_options(3);
   opt.base.alpha_a = 0.5;
@@ -293,13 +293,23 @@ TEST_CASE("limit A refuses alpha_A = 1/2 and a nonlinear phi for M1") {
   opt.base.alpha_a = 1.0;
   opt.phi = Activation(ActivationKind::tanh);
   try {
-    attention_limit_a(data, opt, AttentionBlock::m1);
-    FAIL("a nonlinear phi was accepted");
+    attention_limit_a(data, opt, AttentionBlock::m1);  // no samples
+    FAIL("a nonlinear phi without samples was accepted");
+  } catch (const InputError& e) {
+    CHECK(e.option() == "mc-samples");
+    CHECK(e.value() == "0");
+    CHECK(e.rule().find(std::to_string(kLimitAMinSamples)) != std::string::npos);
+  }
+  opt.phi = Activation(ActivationKind::relu);
+  try {
+    attention_limit_a(data, opt, AttentionBlock::m1, ErrorUpdate::exact, {1000, 1, false});
+    FAIL("relu was accepted");
   } catch (const InputError& e) {
     CHECK(e.option() == "activation");
-    CHECK(e.value() == "tanh");
-    CHECK(e.rule().find("Monte Carlo") != std::string::npos);
+    CHECK(e.value() == "relu");
+    CHECK(e.rule().find("smooth") != std::string::npos);
   }
   CHECK_NOTHROW(attention_limit_a(data, opt, AttentionBlock::m0));  // M0 has no φ
   CHECK(attention_limit_a_bytes(20, 3, 3, AttentionBlock::m1) > 12.0 * 8 * 180 * 180);
+  CHECK(attention_limit_a_bytes(20, 3, 3, AttentionBlock::m1, 4000) > 8.0 * 4000 * 5 * 180);
 }
