@@ -146,20 +146,21 @@ double attention_limit_a_bytes(Index T, Index P, Index S, AttentionBlock block, 
     return 8.0 * (4.0 * tps * n + 4.0 * tps * tps + 14.0 * ps * n + 8.0 * ps * ps + record);
   }
   const double n_res = ps + 1.0 + 4.0 * tps, n_coord = 4.0 * tps;
-  // Rows h, g^u (residual) and o, g^q, g^k, g^v (coordinate) of every step; 6 two-time kernels and,
-  // at the end, the 6 responses copied out of the rows; per-step rows (h, u, r, g^u, g^h, conv,
-  // w, r̄ and q, k, v, o, g^o, grads) with their coupling matrices and products F·C.
-  // The 12 two-time order parameters of attention_m1_sweep::Orders.
+  // The coordinate site: rows o, g^q, g^k, g^v of every step, per-step rows (q, k, v, o, g^o) and
+  // the 12 two-time order parameters of attention_m1_sweep::Orders.
   const double coordinate = 4.0 * tps * n_coord + 12.0 * tps * tps + 5.0 * ps * n_coord + 4.0 * ps * tps + record;
-  if (samples == 0)  // the exact residual site
+  if (samples == 0)  // the exact residual site: rows h, g^u of every step and per-step rows
     return 8.0 * (coordinate + 2.0 * tps * n_res + 5.0 * ps * n_res);
-  // Sampled: the coupled solve and, at once, one replica per thread. A site holds its normals
-  // ((P·S + 1 + 2 T·P·S) × n), h, r, g^u (T·P·S × n), w, two causal factors and two couplings
-  // ((T·P·S)²), per-step fields and, per chunk of the adjoint, two (T·P·S) × kAdjointColumns arrays.
+  // Sampled: the shared normals ((P·S + 1 + 2 T·P·S) × n); the coupled site and the replicas (whose
+  // samples add up to n) each hold a copy of their normals, h, r, g^u (T·P·S × n), w and per-step
+  // fields; every solve has two causal factors, two couplings ((T·P·S)²) and its coordinate site,
+  // and an adjoint chunk two (T·P·S) × kAdjointColumns arrays; up to kLimitAReplicas replicas at once.
   const double n = double(samples);
-  const double site = (ps + 1 + 2 * tps) * n + 3 * tps * n + double(T) * n + 4 * tps * tps + 8 * ps * n +
-                      2 * tps * 512.0 + (ps + 1 + 2 * tps) * n;  // the shared normals
-  return 8.0 * (2.0 * (coordinate + site));
+  const double normals = (ps + 1 + 2 * tps) * n;
+  const double fields = normals + 3 * tps * n + double(T) * n + 8 * ps * n;
+  const double per_solve = coordinate + 4 * tps * tps + 2 * tps * 512.0;
+  const double replicas = double(std::min<Index>(samples, kLimitAReplicas));
+  return 8.0 * (normals + 2 * fields + (1 + replicas) * per_solve);
 }
 
 double attention_limit_a_sampled_flops(Index T, Index P, Index S, Index samples) {
