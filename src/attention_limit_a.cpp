@@ -152,12 +152,12 @@ double attention_limit_a_bytes(Index T, Index P, Index S, AttentionBlock block, 
   if (samples == 0)  // the exact residual site: rows h, g^u of every step and per-step rows
     return 8.0 * (coordinate + 2.0 * tps * n_res + 5.0 * ps * n_res);
   // Sampled: the shared normals ((P·S + 1 + 2 T·P·S) × n); the coupled site and the replicas (whose
-  // samples add up to n) each hold a copy of their normals, h, r, g^u (T·P·S × n), w and per-step
+  // samples add up to n) each hold a copy of their normals, h, g^u, φ'(r), w φ''(r) (T·P·S × n), w and per-step
   // fields; every solve has two causal factors, two couplings ((T·P·S)²) and its coordinate site,
   // and an adjoint chunk two (T·P·S) × kAdjointColumns arrays; up to kLimitAReplicas replicas at once.
   const double n = double(samples);
   const double normals = (ps + 1 + 2 * tps) * n;
-  const double fields = normals + 3 * tps * n + double(T) * n + 8 * ps * n;
+  const double fields = normals + 4 * tps * n + double(T) * n + 8 * ps * n;
   const double per_solve = coordinate + 4 * tps * tps + 2 * tps * 512.0;
   const double replicas = double(std::min<Index>(samples, kLimitAReplicas));
   return 8.0 * (normals + 2 * fields + (1 + replicas) * per_solve);

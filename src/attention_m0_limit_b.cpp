@@ -55,6 +55,12 @@ double batch_se(const HeadBatches& hb, const std::vector<double>& means, double 
   return std::sqrt(ss * double(hb.B) / double(hb.B - 1));
 }
 
+double batch_se(const HeadBatches& hb, const std::vector<double>& means) {
+  double mean = 0;
+  for (Index b = 0; b < hb.B; ++b) mean += double(hb.size(b)) * means[std::size_t(b)];
+  return batch_se(hb, means, mean / double(hb.n));
+}
+
 // ---------------------------------------------------------------------------------------------
 // t = 0 head statistics (attention.md §3.6, §4.1)
 
@@ -502,12 +508,8 @@ AttentionM0Trajectory attention_m0_limit_b(const SequenceData& data, const Atten
     // se² = Var_b(Δ_b)/B, with the batch sizes as weights (batch_se).
     std::vector<double> values(static_cast<std::size_t>(hb.B));
     for (Index mu = 0; mu < P; ++mu) {
-      double mean = 0;
-      for (Index b = 0; b < hb.B; ++b) {
-        values[std::size_t(b)] = batches[std::size_t(b)].replica_delta[mu];
-        mean += double(hb.size(b)) * values[std::size_t(b)];
-      }
-      out.Delta_se(t, mu) = batch_se(hb, values, mean / double(n));
+      for (Index b = 0; b < hb.B; ++b) values[std::size_t(b)] = batches[std::size_t(b)].replica_delta[mu];
+      out.Delta_se(t, mu) = batch_se(hb, values);
     }
     for (Index mu = 0; mu < P; ++mu) {
       RowMatrix A(S, S), sigma(S, S);

@@ -193,12 +193,8 @@ AttentionM0Trajectory sampled_sweep(const Settings& s, ErrorUpdate update, Index
   std::vector<double> values(std::size_t(batches.B));
   for (Index t = 0; t < s.g.T; ++t)
     for (Index mu = 0; mu < s.g.P; ++mu) {
-      double mean = 0;
-      for (Index b = 0; b < batches.B; ++b) {
-        values[std::size_t(b)] = replica_delta[std::size_t(b)](t, mu);
-        mean += double(batches.size(b)) * values[std::size_t(b)];
-      }
-      out.Delta_se(t, mu) = batch_se(batches, values, mean / double(samples));
+      for (Index b = 0; b < batches.B; ++b) values[std::size_t(b)] = replica_delta[std::size_t(b)](t, mu);
+      out.Delta_se(t, mu) = batch_se(batches, values);
     }
   return out;
 }

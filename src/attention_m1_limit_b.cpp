@@ -576,12 +576,8 @@ AttentionM0Trajectory attention_m1_limit_b(const SequenceData& data, const Atten
     coupled.advance(t, total.phi / double(n), total.resp / double(n));
     out.Delta.row(t) = coupled.Delta().row(t);
     for (Index mu = 0; mu < P; ++mu) {
-      double mean = 0;
-      for (Index b = 0; b < hb.B; ++b) {
-        values[std::size_t(b)] = batches[std::size_t(b)].site.Delta()(t, mu);
-        mean += double(hb.size(b)) * values[std::size_t(b)];
-      }
-      out.Delta_se(t, mu) = batch_se(hb, values, mean / double(n));
+      for (Index b = 0; b < hb.B; ++b) values[std::size_t(b)] = batches[std::size_t(b)].site.Delta()(t, mu);
+      out.Delta_se(t, mu) = batch_se(hb, values);
       out.logits.push_back(total.A.middleRows(mu * S, S) / double(n));
       out.attention.push_back(total.sigma.middleRows(mu * S, S) / double(n));
     }

@@ -93,7 +93,7 @@ class SampledResidualSite final : public ResidualSite {
     CausalCholesky LE(ps);
     LE.append(s_.Kx, 0);
     chi_E_ = LE.rows(0, ps) * Z_.topRows(ps);
-    h_ = r_ = gu_ = RowMatrix::Zero(tps, n_);
+    h_ = gu_ = dphi_ = wddphi_ = RowMatrix::Zero(tps, n_);
     w_ = RowMatrix::Zero(g_.T, n_);
     Oc_ = Xc_ = RowMatrix::Zero(tps, tps);
     embed_acc_ = RowMatrix::Zero(ps, n_);
@@ -113,15 +113,17 @@ class SampledResidualSite final : public ResidualSite {
     Oc_.block(lo, 0, ps, lo) = coupling(o.R_o.block(lo, 0, ps, lo), o.Phi_o, s_.c_O * s_.eps, o.delta_tokens, g_, t);
     RowMatrix u = LO_.rows(lo, ps) * Z_.middleRows(chi_O_row(), live);
     if (t > 0) u.noalias() += Oc_.block(lo, 0, ps, lo) * gu_.topRows(lo);
-    r_.middleRows(lo, ps) = s_.rho * h_.middleRows(lo, ps) + s_.beta * u;
-    const RowMatrix r = r_.middleRows(lo, ps);
+    const RowMatrix r = s_.rho * h_.middleRows(lo, ps) + s_.beta * u;
     // w(t): w0, then the readout's update with last step's φ̄.
     if (t == 0)
       w_.row(0) = Z_.row(ps);
     else
       w_.row(t) = w_.row(t - 1) + s_.c_w * s_.eps * o.Delta.row(t - 1) * phibar_;
     const RowMatrix phi = r.unaryExpr([&](double x) { return s_.phi.phi(x); });
-    const RowMatrix dphi = r.unaryExpr([&](double x) { return s_.phi.dphi(x); });
+    dphi_.middleRows(lo, ps) = r.unaryExpr([&](double x) { return s_.phi.dphi(x); });
+    wddphi_.middleRows(lo, ps) = r.unaryExpr([&](double x) { return s_.phi.ddphi(x); });
+    wddphi_.middleRows(lo, ps).array().rowwise() *= w_.row(t).array();
+    const auto dphi = dphi_.middleRows(lo, ps);
     phibar_ = s_.pool * phi;
     // g^u(t) = β π_a w(t) φ'(r(t)).
     gu_.middleRows(lo, ps) = (s_.beta * s_.pi_tokens).asDiagonal() * dphi;
@@ -146,8 +148,7 @@ class SampledResidualSite final : public ResidualSite {
     Xc_.block(lo, 0, ps, live) = X;
     RowMatrix gh = LX_.rows(lo, ps) * Z_.middleRows(xi_row(), live);
     gh.noalias() += X * h_.topRows(live);
-    const RowMatrix dphi = r_.middleRows(lo, ps).unaryExpr([&](double x) { return s_.phi.dphi(x); });
-    RowMatrix gr = s_.pi_tokens.asDiagonal() * dphi;
+    RowMatrix gr = s_.pi_tokens.asDiagonal() * dphi_.middleRows(lo, ps);
     gr.array().rowwise() *= w_.row(t).array();
     gh += s_.rho * gr;
     o.G_h_tt = gh * gh.transpose() / double(n_);
@@ -195,10 +196,8 @@ class SampledResidualSite final : public ResidualSite {
     Eigen::RowVectorXd wbar(cols);
     for (Index s = t; s >= 0; --s) {
       const Index lo = g_.first(s), later = g_.first(t + 1) - g_.first(s + 1);  // rows of steps s+1 … t
-      const auto r = r_.block(lo, c0, ps, m);
-      const RowMatrix d1 = r.unaryExpr([&](double x) { return s_.phi.dphi(x); });
-      RowMatrix wd2 = r.unaryExpr([&](double x) { return s_.phi.ddphi(x); });
-      wd2.array().rowwise() *= w_.row(s).segment(c0, m).array();
+      const auto d1 = dphi_.block(lo, c0, ps, m);
+      const auto wd2 = wddphi_.block(lo, c0, ps, m);
       // ḡ^h(s)
       const auto delta = delta_tokens.segment(lo, ps);
       if (s < t) GH.middleRows(lo, ps).noalias() = cE_eps * delta.asDiagonal() * (s_.Kx * hsum);
@@ -218,11 +217,9 @@ class SampledResidualSite final : public ResidualSite {
       RowMatrix pwd2 = s_.pi_tokens.asDiagonal() * wd2;
       times(rb, pwd2);
       if (s < t) {
-        tmp = RowMatrix(ps, cols);
-        for (Index j = 0; j < ps; ++j) tmp.middleCols(j * m, m) = d1;
-        tmp = (cw_eps * delta.cwiseProduct(s_.pi_tokens)).asDiagonal() * tmp;
-        tmp.array().rowwise() *= wbar_next.array();
-        rb += tmp;
+        const RowMatrix scaled_d1 = (cw_eps * delta.cwiseProduct(s_.pi_tokens)).asDiagonal() * d1;
+        for (Index j = 0; j < ps; ++j)
+          rb.middleCols(j * m, m).array() += scaled_d1.array().rowwise() * wbar_next.segment(j * m, m).array();
       }
       // h̄(s) = ρ r̄(s) + Σ_{s'≥s} X(s',s)ᵀ ḡ^h(s') (+ seed)
       RowMatrix hb = s_.rho * rb;
@@ -245,7 +242,8 @@ class SampledResidualSite final : public ResidualSite {
   RowMatrix Z_;                 // the samples' standard normals (residual_normals layout)
   CausalCholesky LO_, LX_;      // causal factors of Φ^o and G^Q + G^K + G^V
   RowMatrix chi_E_;             // P·S × n
-  RowMatrix h_, r_, gu_;        // T·P·S × n: every step's fields
+  RowMatrix h_, gu_;            // T·P·S × n: every step's h and g^u
+  RowMatrix dphi_, wddphi_;     // φ'(r) and w φ''(r) of every step (the tangent map's coefficients)
   RowMatrix w_;                 // T × n
   RowMatrix Oc_, Xc_;           // O(t, s) and X(t, s) of every step (T·P·S)²
   RowMatrix embed_acc_;         // c_E ε K^x Σ_{s<t} Δ(s) g^h(s), P·S × n

@@ -25,7 +25,8 @@ inline constexpr Index kAttentionHeadBatches = 40;
 inline constexpr const char* kHeadSamplesRule = "at least 2 heads are needed (the standard error comes from batch means)";
 
 /// The fixed partition of n sampled heads into B = min(n, max_batches) contiguous
-/// batches: batch b holds heads ⌊b·n/B⌋ … ⌊(b+1)·n/B⌋ − 1 (shared by limit B of M0 and M1).
+/// batches: batch b holds heads ⌊b·n/B⌋ … ⌊(b+1)·n/B⌋ − 1 (shared by limit B of M0 and M1 and by
+/// the residual samples of limit A).
 struct HeadBatches {
   Index n, B;
   explicit HeadBatches(Index heads, Index max_batches = kAttentionHeadBatches)
@@ -38,6 +39,9 @@ struct HeadBatches {
 /// The batch-means standard error of a weighted mean: with batch means m_b of n_b heads and the
 /// total mean m = Σ n_b m_b / n, se² = B/(B − 1) Σ_b (n_b/n)² (m_b − m)².
 double batch_se(const HeadBatches& batches, const std::vector<double>& means, double total);
+/// The same with m the size-weighted mean of `means`: the standard error of Δ from replica solves,
+/// value b being batch b's own solve (limit B of M0 and M1, sampled limit A).
+double batch_se(const HeadBatches& batches, const std::vector<double>& means);
 
 /// A head average ⟨F⟩_head of a matrix-valued head statistic F with its Monte Carlo error.
 struct HeadAverage {

@@ -15,6 +15,7 @@
 
 #include "dmft/attention_m0.hpp"
 #include "dmft/error_update.hpp"
+#include "attention_width_convergence.hpp"
 #include "helpers.hpp"
 
 using namespace dmft;
@@ -34,56 +35,16 @@ AttentionM0Options section_4_3_options(double eta_gamma0) {
   return o;
 }
 
-/// rms Δ and logit errors at t = T−1 of `seeds` finite networks (H = 1) against the recursion.
-struct WidthErrors {
-  Index N;
-  MeanSe delta, logits;
-};
-
-WidthErrors width_errors(const SequenceData& data, const AttentionM0Options& opt, const AttentionM0Limit& limit, Index N,
-                         int seeds) {
-  std::vector<double> d(static_cast<std::size_t>(seeds)), a(static_cast<std::size_t>(seeds));
-#pragma omp parallel for schedule(dynamic)
-  for (int s = 0; s < seeds; ++s) {
-    const AttentionM0Run run = train_attention_m0(data, opt, N, 1, std::uint64_t(s + 1));
-    d[std::size_t(s)] = rms_delta_error(run, limit, opt.T - 1);
-    a[std::size_t(s)] = rms_logit_error(run, limit, opt.T - 1);
-  }
-  return {N, mean_se(d), mean_se(a)};
-}
-
-/// Finite networks at N = 256, 1024, 4096 approach limit A: the seed-mean rms Δ error at t = T−1
-/// is below 0.01 at N = 4096, falls significantly from N = 256 to 4096, rises significantly
-/// nowhere, and its log-log slope is −1/2 (fluctuations of the O(N^{-1/2}) empirical moments,
-/// see attention_m0_moment_recursion) within 3 standard errors.
+/// Finite networks (H = 1) at N = 256, 1024, 4096, 16 seeds, against the recursion
+/// (attention_width_convergence.hpp; the fluctuations of the O(N^{-1/2}) empirical moments, see
+/// attention_m0_moment_recursion, give the slope −1/2): falls significant at 3 standard errors.
 void check_width_convergence(double eta_gamma0) {
   const SequenceData data = section_4_3_data();
   const AttentionM0Options opt = section_4_3_options(eta_gamma0);
   const AttentionM0Limit limit = attention_m0_limit_a(data, opt);
   MESSAGE("eta = gamma0 = " << eta_gamma0 << ": limit-A loss " << limit.loss[0] << " -> " << limit.loss[opt.T - 1]);
-  const int seeds = 16;
-  std::vector<WidthErrors> e;
-  for (Index N : {256, 1024, 4096}) {
-    e.push_back(width_errors(data, opt, limit, N, seeds));
-    MESSAGE("N = " << N << ": rms Delta error " << e.back().delta.mean << " +- " << e.back().delta.se
-                   << ", rms A error " << e.back().logits.mean << " +- " << e.back().logits.se << " (" << seeds
-                   << " seeds)");
-  }
-  CHECK(e.back().delta.mean < 0.01);
-  const auto combined_se = [](const MeanSe& a, const MeanSe& b) { return std::sqrt(a.se * a.se + b.se * b.se); };
-  CHECK(e.front().delta.mean - e.back().delta.mean > 3 * combined_se(e.front().delta, e.back().delta));
-  CHECK(e.front().logits.mean - e.back().logits.mean > 3 * combined_se(e.front().logits, e.back().logits));
-  for (std::size_t k = 0; k + 1 < e.size(); ++k) {
-    CAPTURE(e[k].N);
-    CHECK(e[k].delta.mean - e[k + 1].delta.mean > -2 * combined_se(e[k].delta, e[k + 1].delta));
-  }
-  // Slope of log(mean error) against log N between N = 256 and 4096, its standard error by the
-  // delta method from the relative standard errors of the two means.
-  const double span = std::log(double(e.back().N) / double(e.front().N));
-  const double slope = std::log(e.back().delta.mean / e.front().delta.mean) / span;
-  const double slope_se = std::hypot(e.front().delta.se / e.front().delta.mean, e.back().delta.se / e.back().delta.mean) / span;
-  MESSAGE("log-log slope of the rms Delta error: " << slope << " +- " << slope_se);
-  CHECK(std::abs(slope + 0.5) < 3 * slope_se);
+  const auto train = [&](Index N, std::uint64_t seed) { return train_attention_m0(data, opt, N, 1, seed); };
+  dmft::test::check_width_convergence(width_errors(train, limit, {256, 1024, 4096}, 16, opt.T - 1), 3.0, false);
 }
 
 }  // namespace
